@@ -1,0 +1,1 @@
+//! Lean processes: toolchain discovery, the language-server and REPL clients, and the pool.

@@ -1,0 +1,2 @@
+//! The proofwright binary.
+fn main() {}
