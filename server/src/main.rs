@@ -1,2 +1,9 @@
-//! The proofwright binary.
-fn main() {}
+//! The `proofwright` binary: command-line entry point.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main()
+}
