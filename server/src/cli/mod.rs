@@ -1,6 +1,10 @@
 //! Command-line interface: argument parsing and the one place that prints for humans.
 
+mod bench;
+mod engine;
+mod generate;
 mod outline;
+mod score;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -9,7 +13,11 @@ use std::process::ExitCode;
 pub const EXIT_USAGE_OR_ENVIRONMENT: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "proofwright", version, about = "An AI proof assistant backend for Lean 4")]
+#[command(
+    name = "proofwright",
+    version,
+    about = "An AI proof assistant backend for Lean 4"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,6 +25,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Sample continuations of a prompt with a Hugging Face checkpoint.
+    Generate(generate::GenerateArgs),
+    /// Teacher-forced log-probability of each token of a continuation given a prompt.
+    Score(score::ScoreArgs),
+    /// Measure prefill and decode speed against the memory-bandwidth roofline.
+    Bench(bench::BenchArgs),
     /// Print the outline of Lean files: declarations, proof steps and sorries.
     Outline(outline::OutlineArgs),
 }
@@ -24,6 +38,9 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Generate(args) => generate::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Outline(args) => outline::run(args),
     };
     match result {
