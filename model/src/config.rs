@@ -314,42 +314,43 @@ fn rope_config(
             .optional_f64("factor")?
             .ok_or_else(|| fields.error(&prefixed("factor"), format!("is required for `{kind}`")))
     };
-    let scaling =
-        match kind {
-            "default" => RopeScaling::Default,
-            "linear" => RopeScaling::Linear { factor: factor()? },
-            "dynamic" => RopeScaling::Dynamic { factor: factor()? },
-            "llama3" => {
-                let required = |key: &str| -> Result<f64> {
-                    scaling_fields.optional_f64(key)?.ok_or_else(|| {
-                        fields.error(&prefixed(key), "is required for `llama3`".to_owned())
-                    })
-                };
-                RopeScaling::Llama3 {
-                    factor: factor()?,
-                    low_freq_factor: required("low_freq_factor")?,
-                    high_freq_factor: required("high_freq_factor")?,
-                    original_max_position_embeddings: required("original_max_position_embeddings")?,
-                }
-            }
-            "yarn" => RopeScaling::Yarn {
+    let scaling = match kind {
+        "default" => RopeScaling::Default,
+        "linear" => RopeScaling::Linear { factor: factor()? },
+        "dynamic" => RopeScaling::Dynamic { factor: factor()? },
+        "llama3" => {
+            let required = |key: &str| -> Result<f64> {
+                scaling_fields.optional_f64(key)?.ok_or_else(|| {
+                    fields.error(&prefixed(key), "is required for `llama3`".to_owned())
+                })
+            };
+            RopeScaling::Llama3 {
                 factor: factor()?,
-                original_max_position_embeddings: scaling_fields
-                    .optional_f64("original_max_position_embeddings")?,
-                attention_factor: scaling_fields.optional_f64("attention_factor")?,
-                beta_fast: scaling_fields.optional_f64("beta_fast")?,
-                beta_slow: scaling_fields.optional_f64("beta_slow")?,
-                mscale: scaling_fields.optional_f64("mscale")?,
-                mscale_all_dim: scaling_fields.optional_f64("mscale_all_dim")?,
-                truncate: scaling_fields.optional_bool("truncate")?.unwrap_or(true),
-            },
-            other => return Err(fields.error(
+                low_freq_factor: required("low_freq_factor")?,
+                high_freq_factor: required("high_freq_factor")?,
+                original_max_position_embeddings: required("original_max_position_embeddings")?,
+            }
+        }
+        "yarn" => RopeScaling::Yarn {
+            factor: factor()?,
+            original_max_position_embeddings: scaling_fields
+                .optional_f64("original_max_position_embeddings")?,
+            attention_factor: scaling_fields.optional_f64("attention_factor")?,
+            beta_fast: scaling_fields.optional_f64("beta_fast")?,
+            beta_slow: scaling_fields.optional_f64("beta_slow")?,
+            mscale: scaling_fields.optional_f64("mscale")?,
+            mscale_all_dim: scaling_fields.optional_f64("mscale_all_dim")?,
+            truncate: scaling_fields.optional_bool("truncate")?.unwrap_or(true),
+        },
+        other => {
+            return Err(fields.error(
                 &prefixed("rope_type"),
                 format!(
                     "`{other}` is not supported; supported: default, linear, dynamic, llama3, yarn"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     Ok(RopeConfig {
         theta,
         head_dim,
