@@ -217,12 +217,11 @@ impl ModelConfig {
     }
 
     /// The longest sequence (prompt plus generated tokens) the model accepts. Dynamic NTK
-    /// scaling exists to run past `max_position_embeddings`, by its factor.
+    /// scaling exists to run past `max_position_embeddings` and transformers sets it no bound,
+    /// so neither do we (`usize::MAX`); memory is then the only limit.
     pub fn context_length(&self) -> usize {
         match self.rope.scaling {
-            RopeScaling::Dynamic { factor } if factor > 1.0 => {
-                (self.max_position_embeddings as f64 * factor) as usize
-            }
+            RopeScaling::Dynamic { .. } => usize::MAX,
             _ => self.max_position_embeddings,
         }
     }

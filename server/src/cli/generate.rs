@@ -24,13 +24,13 @@ pub struct GenerateArgs {
     pub max_new_tokens: Option<usize>,
     /// Sampling temperature; 0 means greedy (default: greedy unless generation_config.json
     /// sets do_sample, then its temperature).
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", allow_negative_numbers = true)]
     pub temperature: Option<f32>,
     /// Keep only the K most likely tokens when sampling; 0 turns it off (default 50).
     #[arg(long, value_name = "K")]
     pub top_k: Option<usize>,
     /// Nucleus sampling: keep the most likely tokens up to probability P (default 1.0, off).
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", allow_negative_numbers = true)]
     pub top_p: Option<f32>,
     /// Random seed; the same seed gives the same samples.
     #[arg(long, value_name = "S", default_value_t = 0)]
