@@ -246,7 +246,7 @@ fn rewrite_header(path: &Path, edit: impl FnOnce(&mut serde_json::Map<String, se
         serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
     edit(&mut header);
     let mut new_header = serde_json::to_vec(&header).unwrap();
-    while new_header.len() % 8 != 0 {
+    while !new_header.len().is_multiple_of(8) {
         new_header.push(b' ');
     }
     let mut out = (new_header.len() as u64).to_le_bytes().to_vec();

@@ -96,7 +96,7 @@ fn generate_json_prints_one_object_per_sample_and_is_deterministic() {
         assert_eq!(line["sample"], idx);
         assert!(["length", "eos", "stop"].contains(&line["finish_reason"].as_str().unwrap()));
         let n_tokens = line["token_ids"].as_array().unwrap().len();
-        assert!(n_tokens >= 1 && n_tokens <= 12);
+        assert!((1..=12).contains(&n_tokens));
         if line["finish_reason"] == "length" {
             assert_eq!(n_tokens, 12);
         }
