@@ -785,7 +785,7 @@ def check_feature_is_exercised(spec: FixtureSpec, model_dir: Path, results: list
         shutil.rmtree(edited_dir)
         largest_change = max(abs(a - b) for a, b in zip(reference, changed))
         assert largest_change > 1e-2, (spec.name, label, "changes nothing", largest_change)
-        print(f"  {label}: log-probabilities move by up to {largest_change:.3f}", flush=True)
+        print(f"{spec.name}: {label} moves log-probabilities by up to {largest_change:.3f}", flush=True)
 
 
 def sliding_window_applied(model_dir: Path) -> int | None:
@@ -796,6 +796,41 @@ def sliding_window_applied(model_dir: Path) -> int | None:
     if layer_types is not None and "sliding_attention" not in layer_types:
         return None
     return window
+
+
+CHAT_MESSAGES = [{"role": "user", "content": "Prove that ∀ x ∈ S, f x ≤ g x."}]
+CHAT_EXPECTED_TEXT = {
+    "llama": "<s>[INST] Prove that ∀ x ∈ S, f x ≤ g x. [/INST]",
+    "qwen": "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "<|im_start|>user\nProve that ∀ x ∈ S, f x ≤ g x.<|im_end|>\n<|im_start|>assistant\n",
+}
+
+
+def chat_template_example(model_dir: Path, style_name: str) -> dict:
+    """Renders one conversation with transformers, so the engine can check its own rendering."""
+    hf_tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    text = hf_tokenizer.apply_chat_template(CHAT_MESSAGES, tokenize=False, add_generation_prompt=True)
+    assert text == CHAT_EXPECTED_TEXT[style_name], (model_dir, text)
+    return {"messages": CHAT_MESSAGES, "add_generation_prompt": True, "text": text}
+
+
+def rope_reference(model_dir: Path, rope_type: str) -> dict:
+    """inv_freq and the cos/sin scale transformers builds at load time, for rope unit tests."""
+    model = load_model(model_dir)
+    rotary = model.model.rotary_emb
+    reference = {
+        "inv_freq": [float(value) for value in rotary.inv_freq],
+        "attention_scaling": float(rotary.attention_scaling),
+    }
+    if rope_type == "dynamic":
+        # What the first forward pass whose largest position is seq_len - 1 uses (seq_len is a
+        # tensor there, so this mirrors its float32 arithmetic).
+        compute = transformers.modeling_rope_utils.ROPE_INIT_FUNCTIONS["dynamic"]
+        reference["inv_freq_by_seq_len"] = {
+            str(seq_len): [float(value) for value in compute(model.config, None, seq_len=torch.tensor(seq_len))[0]]
+            for seq_len in (17, 32, 64)
+        }
+    return reference
 
 
 def make_fixture(spec: FixtureSpec, style: TokenizerStyle, scratch: Path) -> dict:
@@ -847,6 +882,8 @@ def make_fixture(spec: FixtureSpec, style: TokenizerStyle, scratch: Path) -> dic
             "tokenizer_style": spec.tokenizer_style,
             "sliding_window_applied": sliding_window_applied(final_dir),
             "config_sliding_window": config_json.get("sliding_window"),
+            "rope": rope_reference(final_dir, spec.rope_parameters["rope_type"]),
+            "chat_template_example": chat_template_example(final_dir, spec.tokenizer_style),
             "cases": [result.record for result in results],
         }
         write_json(final_dir / "expected.json", expected)
