@@ -1,0 +1,3 @@
+-- Nothing but comments here.
+/- theorem hidden : False := sorry -/
+/-- a doc comment with no declaration after it -/

@@ -1,0 +1,3 @@
+def broken : String := "no closing quote
+theorem still_seen : True := by
+  trivial
