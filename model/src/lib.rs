@@ -2,23 +2,27 @@
 //! the Llama / Mistral / Qwen2 / Qwen3 decoder architectures, generation and scoring.
 //! Its API is text or tokens in, tokens or log-probabilities out; it knows nothing of Lean or LSP.
 
+pub mod chat_template;
 pub mod checkpoint;
 pub mod config;
 mod error;
 pub mod forward;
 pub mod generation;
+pub mod hub;
 pub mod rope;
 pub mod sampling;
 pub mod synthetic;
 pub mod tokenizer;
 pub mod weights;
 
+pub use chat_template::{ChatMessage, ChatTemplate, ChatTemplateError, SpecialTokens};
 pub use config::{Architecture, GenerationDefaults, ModelConfig, TokenizerSettings};
 pub use error::{ModelError, Result};
 pub use forward::{SequenceCache, SequenceStep, Transformer};
 pub use generation::{Detokenize, FinishReason, GeneratedSample, GenerationRequest};
+pub use hub::{resolve_model, DownloadProgress, HubError, HubRepo, HubSettings, ModelSpec};
 pub use sampling::SamplingParams;
-pub use tokenizer::Tokenizer;
+pub use tokenizer::{TokenByteRange, Tokenizer};
 
 use std::path::{Path, PathBuf};
 
