@@ -1,9 +1,7 @@
 //! The `proofwright` binary: command-line entry point.
 
-mod cli;
-
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::main()
+    proofwright::cli::main()
 }

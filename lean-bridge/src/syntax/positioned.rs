@@ -80,11 +80,10 @@ pub struct PositionedProblem {
     pub message: String,
 }
 
-impl PositionedOutline {
-    /// Converts `outline`, made from `text`, adding LSP and Lean positions to every range.
-    pub fn new(text: &str, outline: &Outline) -> PositionedOutline {
-        let index = LineIndex::new(text);
-        let position = |range: ByteRange| PositionedRange {
+impl PositionedRange {
+    /// `range` of `text` three ways; `index` is the line index of `text`.
+    pub fn new(text: &str, index: &LineIndex, range: ByteRange) -> PositionedRange {
+        PositionedRange {
             bytes: range,
             lsp: LspRange {
                 start: index.to_utf16(text, range.start),
@@ -94,7 +93,15 @@ impl PositionedOutline {
                 start: index.to_lean(text, range.start),
                 end: index.to_lean(text, range.end),
             },
-        };
+        }
+    }
+}
+
+impl PositionedOutline {
+    /// Converts `outline`, made from `text`, adding LSP and Lean positions to every range.
+    pub fn new(text: &str, outline: &Outline) -> PositionedOutline {
+        let index = LineIndex::new(text);
+        let position = |range: ByteRange| PositionedRange::new(text, &index, range);
         PositionedOutline {
             version: OUTLINE_JSON_VERSION,
             declarations: outline

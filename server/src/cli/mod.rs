@@ -1,9 +1,12 @@
 //! Command-line interface: argument parsing and the one place that prints for humans.
 
 mod bench;
+mod check;
 mod engine;
 mod generate;
+pub mod model_source;
 mod outline;
+pub mod prover_options;
 mod score;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +36,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Print the outline of Lean files: declarations, proof steps and sorries.
     Outline(outline::OutlineArgs),
+    /// Check every proof of a project: status, flagged steps, proposals for sorries (for CI).
+    Check(check::CheckArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -42,6 +47,7 @@ pub fn main() -> ExitCode {
         Command::Score(args) => score::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Outline(args) => outline::run(args),
+        Command::Check(args) => check::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,381 @@
+//! `proofwright check`: runs the prover over every proof of a project, headless, for CI. For each
+//! proof its status and flagged steps; for each `sorry` the best proposal the search finds;
+//! with `--fix`, writes lean-verified proposals into the files.
+//!
+//! Exit status: 0 when nothing is flagged or unproved and no `sorry` is left; 1 when something
+//! is; 2 for usage or environment errors (bad arguments, no model, `--lean require` without
+//! Lean).
+
+mod fix;
+mod format;
+mod report;
+mod walk;
+
+use super::prover_options::ProverOptions;
+use crate::prover::{
+    LeanAccess, ProofDocument, Provenance, Prover, Target, TextReplacement, WorkControl,
+};
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use proofwright_lean::process::DiscoveryEnvironment;
+use proofwright_lean::syntax::outline;
+use report::{
+    proof_entry, proposal_entry, CheckReport, FileReport, ModelInfo, Positions, SettingsInfo,
+    SorryEntry, Summary, ToolInfo, CHECK_JSON_VERSION,
+};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Exit status when something is flagged or unproved, or a `sorry` is left.
+pub const EXIT_FINDINGS: u8 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Sarif,
+    Junit,
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Lean files or folders (default: the Lake project holding the current folder).
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub prover: ProverOptions,
+    /// Write lean-verified proposals for sorries into the files (atomically; a file that
+    /// changed since it was read is left alone).
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix, also write proposals that only the neural verifier accepted.
+    #[arg(long, requires = "fix")]
+    pub fix_unverified: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: OutputFormat,
+    /// Write the report here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// One file read and outlined, waiting to be checked.
+struct PendingFile {
+    path: PathBuf,
+    display_path: String,
+    text: Result<String, String>,
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let current_directory = std::env::current_dir().context("cannot read the current folder")?;
+    let paths = if args.paths.is_empty() {
+        walk::default_paths(&current_directory)?
+    } else {
+        args.paths.clone()
+    };
+    let files = walk::lean_files(&paths)?;
+    let settings = args.prover.search_settings()?;
+    let lean = Arc::new(LeanAccess::new(
+        args.prover.lean_mode(),
+        DiscoveryEnvironment::from_process_environment(),
+        Default::default(),
+    ));
+    let model = Arc::new(args.prover.load_model()?);
+    let prover = Prover::new(model.clone(), lean.clone());
+
+    let pending: Vec<PendingFile> = files
+        .into_iter()
+        .map(|path| {
+            let text = read_lean_file(&path);
+            PendingFile {
+                display_path: display_path(&path, &current_directory),
+                path,
+                text,
+            }
+        })
+        .collect();
+    let n_items: usize = pending
+        .iter()
+        .filter_map(|file| file.text.as_ref().ok())
+        .map(|text| {
+            let outline = outline(text);
+            outline
+                .declarations
+                .iter()
+                .filter(|d| d.proof_range.is_some() && d.kind.has_proof())
+                .count()
+                + outline.sorries.len()
+        })
+        .sum();
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(n_items as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {wide_msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let mut reports = Vec::new();
+    let mut lean_description = String::new();
+    for file in pending {
+        if lean_description.is_empty() {
+            lean_description = lean.for_file(&file.path)?.describe();
+        }
+        let report = check_file(&prover, &file, &settings, &args, &progress)?;
+        reports.push(report);
+    }
+    progress.finish_and_clear();
+    if lean_description.is_empty() {
+        lean_description = lean
+            .for_file(&current_directory.join("Check.lean"))?
+            .describe();
+    }
+    let mut summary = Summary::default();
+    reports.iter().for_each(|file| summary.add(file));
+    let report = CheckReport {
+        version: CHECK_JSON_VERSION,
+        tool: ToolInfo {
+            name: "proofwright",
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        model: ModelInfo {
+            spec: model.spec.clone(),
+            directory: model.model_dir.display().to_string(),
+            template: model.family.name(),
+        },
+        lean: lean_description,
+        settings: SettingsInfo {
+            verifier: match settings.verifier {
+                crate::prover::VerifierMode::Fast => "fast",
+                crate::prover::VerifierMode::Deep => "deep",
+            },
+            threshold: settings.flag_threshold.unwrap_or(model.flag_threshold),
+            samples: settings.n_samples.get(),
+            rounds: settings.n_rounds,
+            seed: settings.seed,
+        },
+        files: reports,
+        summary,
+    };
+    let rendered = match args.format {
+        OutputFormat::Text => format::text(&report),
+        OutputFormat::Json => format::json(&report),
+        OutputFormat::Sarif => format::sarif(&report),
+        OutputFormat::Junit => format::junit(&report),
+        OutputFormat::Github => format::github(&report),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, rendered)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?,
+        None => print!("{rendered}"),
+    }
+    lean.shutdown();
+    Ok(if report.summary.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FINDINGS)
+    })
+}
+
+fn read_lean_file(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|error| format!("cannot read it: {error}"))?;
+    String::from_utf8(bytes).map_err(|error| {
+        format!(
+            "it is not UTF-8 (invalid byte at offset {})",
+            error.utf8_error().valid_up_to()
+        )
+    })
+}
+
+fn display_path(path: &Path, current_directory: &Path) -> String {
+    path.strip_prefix(current_directory)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn check_file(
+    prover: &Prover,
+    file: &PendingFile,
+    settings: &crate::prover::SearchSettings,
+    args: &CheckArgs,
+    progress: &ProgressBar,
+) -> anyhow::Result<FileReport> {
+    let text = match &file.text {
+        Ok(text) => text,
+        Err(error) => {
+            return Ok(FileReport {
+                path: file.display_path.clone(),
+                error: Some(error.clone()),
+                proofs: Vec::new(),
+                sorries: Vec::new(),
+                fixed: false,
+                fix_refused: None,
+            })
+        }
+    };
+    let outline = outline(text);
+    let document = ProofDocument {
+        text,
+        outline: &outline,
+        path: &file.path,
+    };
+    let positions = Positions::new(text);
+    let mut proofs = Vec::new();
+    let mut proof_declarations = Vec::new();
+    for (declaration_idx, declaration) in outline.declarations.iter().enumerate() {
+        if declaration.proof_range.is_none() || !declaration.kind.has_proof() {
+            continue;
+        }
+        progress.set_message(format!(
+            "{}: verifying {}",
+            file.display_path,
+            declaration
+                .name
+                .as_deref()
+                .unwrap_or(declaration.kind.keyword())
+        ));
+        let report = prover.verify(
+            &document,
+            declaration_idx,
+            settings,
+            &WorkControl::unbounded(),
+        )?;
+        proofs.push(proof_entry(declaration, &report, &positions));
+        proof_declarations.push(declaration_idx);
+        progress.inc(1);
+    }
+    let mut sorries = Vec::new();
+    let mut replacements: Vec<(usize, TextReplacement, bool)> = Vec::new();
+    for (sorry_idx, sorry) in outline.sorries.iter().enumerate() {
+        progress.set_message(format!(
+            "{}: searching for a proof of the sorry at {}",
+            file.display_path,
+            positions.range(sorry.range).lean.start.line
+        ));
+        let control = WorkControl {
+            cancellation: Default::default(),
+            deadline: Some(Instant::now() + settings.time_budget),
+            progress: &|event| {
+                progress.set_message(format!("{}: {}", file.display_path, event.message()))
+            },
+        };
+        let declaration_name = sorry
+            .declaration
+            .and_then(|idx| outline.declarations[idx].name.clone());
+        let entry = match prover.search(&document, Target::Sorry { sorry_idx }, settings, &control)
+        {
+            Ok(outcome) => {
+                let best = proposal_entry(&outcome, &positions);
+                if let Some(candidate) = outcome.best() {
+                    let acceptable = match &candidate.provenance {
+                        Provenance::LeanVerified => true,
+                        Provenance::Neural { .. } => args.fix_unverified,
+                        _ => false,
+                    };
+                    if acceptable {
+                        replacements.push((
+                            sorries.len(),
+                            candidate.replacement.clone(),
+                            matches!(candidate.provenance, Provenance::LeanVerified),
+                        ));
+                    }
+                }
+                SorryEntry {
+                    range: positions.range(sorry.range),
+                    declaration: declaration_name,
+                    best,
+                    rounds_run: outcome.rounds_run,
+                    search_end: outcome.end.label().to_owned(),
+                    error: None,
+                }
+            }
+            Err(error) if error.downcast_ref::<crate::prover::TargetError>().is_some() => {
+                SorryEntry {
+                    range: positions.range(sorry.range),
+                    declaration: declaration_name,
+                    best: None,
+                    rounds_run: 0,
+                    search_end: "not-searched".to_owned(),
+                    error: Some(format!("{error:#}")),
+                }
+            }
+            Err(error) => return Err(error),
+        };
+        sorries.push(entry);
+        progress.inc(1);
+    }
+    let mut report = FileReport {
+        path: file.display_path.clone(),
+        error: None,
+        proofs,
+        sorries,
+        fixed: false,
+        fix_refused: None,
+    };
+    if args.fix && !replacements.is_empty() {
+        let edits: Vec<TextReplacement> = replacements
+            .iter()
+            .map(|(_, edit, _)| edit.clone())
+            .collect();
+        match fix::write_fixed(&file.path, text, &edits) {
+            Ok(_) => {
+                report.fixed = true;
+                for (entry_idx, _, _) in &replacements {
+                    if let Some(best) = report.sorries[*entry_idx].best.as_mut() {
+                        best.applied = true;
+                    }
+                }
+                mark_fixed_proofs(&mut report, &outline, &proof_declarations, &replacements);
+            }
+            Err(error) => report.fix_refused = Some(format!("{error:#}")),
+        }
+    }
+    Ok(report)
+}
+
+/// After `--fix`, a proof whose every sorry was replaced now stands as its proposals do: a
+/// lean-verified proposal was checked with the whole declaration around it.
+fn mark_fixed_proofs(
+    report: &mut FileReport,
+    outline: &proofwright_lean::syntax::Outline,
+    proof_declarations: &[usize],
+    replacements: &[(usize, TextReplacement, bool)],
+) {
+    for (entry_idx, declaration_idx) in proof_declarations.iter().enumerate() {
+        let sorry_entries: Vec<usize> = outline
+            .sorries
+            .iter()
+            .enumerate()
+            .filter(|(_, sorry)| sorry.declaration == Some(*declaration_idx))
+            .map(|(sorry_idx, _)| sorry_idx)
+            .collect();
+        if sorry_entries.is_empty() {
+            continue;
+        }
+        let applied: Vec<&(usize, TextReplacement, bool)> = sorry_entries
+            .iter()
+            .filter_map(|sorry_idx| replacements.iter().find(|(idx, _, _)| idx == sorry_idx))
+            .collect();
+        if applied.len() != sorry_entries.len() {
+            continue;
+        }
+        let proof = &mut report.proofs[entry_idx];
+        let all_verified = applied.iter().all(|(_, _, verified)| *verified);
+        proof.status = if all_verified {
+            "lean-verified"
+        } else {
+            "neural"
+        };
+        proof.reason = Some("fixed: its sorries were replaced by proposals".to_owned());
+        proof.flagged.clear();
+    }
+}
