@@ -3,7 +3,7 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["out/", "dist/", "node_modules/", "test/fixtures/", "test/lean4-language-stand-in/"] },
+  { ignores: ["out/", "dist/", "node_modules/", "test/lean4-language-stand-in/"] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

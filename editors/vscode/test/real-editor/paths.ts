@@ -40,7 +40,7 @@ export function realEditorPaths(): RealEditorPaths {
     lean4StandInVsix:
       process.env.PROOFWRIGHT_LEAN4_STAND_IN_VSIX ??
       path.join(EXTENSION_ROOT, "test", "lean4-language-stand-in", "lean4-language-stand-in.vsix"),
-    fixtureWorkspace: path.join(EXTENSION_ROOT, "test", "fixtures", "workspace"),
+    fixtureWorkspace: path.join(EXTENSION_ROOT, "..", "fixtures", "workspace"),
     artifacts: process.env.PROOFWRIGHT_TEST_ARTIFACTS ?? path.join(EXTENSION_ROOT, "out", "real-editor-artifacts"),
   };
 }
