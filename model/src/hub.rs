@@ -969,6 +969,14 @@ impl Fetcher<'_> {
                             message,
                         })
                 }
+                // A failing hub is no reason to refuse a model that is already here, as
+                // with huggingface_hub; a definite answer (no such repo) is.
+                Err(MetadataFailure::Other(error @ HubError::ServerError { .. })) => {
+                    return self
+                        .cache
+                        .complete_snapshot(&self.repo.revision)
+                        .map_err(|_| error)
+                }
                 Err(MetadataFailure::NotFound(error) | MetadataFailure::Other(error)) => {
                     return Err(error)
                 }

@@ -689,6 +689,22 @@ fn a_server_error_is_reported_with_its_status_and_keeps_nothing() {
         )
     );
     assert_nothing_trusted(cache.path());
+
+    // With the model cached, a failing hub is no reason to refuse it.
+    let working_hub = FakeHub::start(served_repos(), Faults::default());
+    let cached = resolve_model(
+        &spec(SHARDED_REPO),
+        &settings(cache.path(), &working_hub),
+        &no_progress,
+    )
+    .unwrap();
+    let again = resolve_model(
+        &spec(SHARDED_REPO),
+        &settings(cache.path(), &hub),
+        &no_progress,
+    )
+    .unwrap();
+    assert_eq!(again, cached);
 }
 
 #[test]
