@@ -222,6 +222,17 @@
     (should (equal (seq-take now-lines (1- sorry-line)) (seq-take original-lines (1- sorry-line))))
     (should-not (string-match-p "\\`[[:space:]·]*sorry[[:space:]]*\\'" (nth (1- sorry-line) now-lines)))))
 
+(defun proofwright-test--check-status ()
+  "Run `proofwright-status' and check the server reports the model under test."
+  (setq proofwright--status nil)
+  (proofwright-status)
+  (let* ((status (proofwright-test--wait-until (lambda () proofwright--status)
+                                               proofwright-test--start-timeout-seconds
+                                               "the answer to proofwright.status"))
+         (spec (proofwright--get (proofwright--get status :model) :spec)))
+    (message "status: %s" (proofwright-status-summary status))
+    (should (equal (directory-file-name spec) (directory-file-name (proofwright-test--model))))))
+
 (defmacro proofwright-test--with-small-search (&rest body)
   "Run BODY with the server under test and settings that keep a search small."
   (declare (indent 0))
@@ -270,6 +281,7 @@
                                         proofwright-test--diagnostic-timeout-seconds
                                         "a Proofwright diagnostic"))))
                   (message "first Proofwright diagnostic: %s" (lsp:diagnostic-message diagnostic)))
+                (proofwright-test--check-status)
                 (let* ((sorry-line (proofwright-test--goto-sorry))
                        (actions (append (lsp-code-actions-at-point) nil))
                        (prove (cl-find proofwright-test--prove-action-title actions
@@ -322,6 +334,7 @@
                                         proofwright-test--diagnostic-timeout-seconds
                                         "a Proofwright diagnostic"))))
                   (message "first Proofwright diagnostic: %s" (flymake-diagnostic-text diagnostic)))
+                (proofwright-test--check-status)
                 (let* ((sorry-line (proofwright-test--goto-sorry))
                        (actions (eglot-code-actions (point) (point)))
                        (prove (cl-find proofwright-test--prove-action-title actions

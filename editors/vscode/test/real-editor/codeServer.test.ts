@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Browser, Page, chromium } from "playwright-core";
 
+import { shortModelName } from "../../src/status";
 import { RealEditorPaths, missingPaths, realEditorPaths } from "./paths";
 
 const LOOPBACK = "127.0.0.1";
@@ -186,6 +187,13 @@ describe("Proofwright in VS Code (code-server + Chromium)", { timeout: SUITE_TIM
     context.diagnostic(`first Proofwright diagnostic: ${markerText}`);
     assert.match(markerText, /proofwright/);
     await page.screenshot({ path: path.join(paths.artifacts, "diagnostic.png") });
+
+    // The status bar item shows what the server reported: the model's short name, the device, Lean.
+    const statusItem = page.locator(".statusbar-item", { hasText: "Proofwright:" }).first();
+    await statusItem.waitFor({ timeout: UI_STEP_TIMEOUT_MS });
+    const statusText = (await statusItem.innerText()).replace(/\s+/g, " ");
+    context.diagnostic(`status bar: ${statusText}`);
+    assert.ok(statusText.includes(shortModelName(paths.model)), `the status bar should name the model: ${statusText}`);
     failed = false;
   });
 
@@ -221,6 +229,23 @@ describe("Proofwright in VS Code (code-server + Chromium)", { timeout: SUITE_TIM
       !sorryLineNow.slice(sorryPosition.column - 1).startsWith(SORRY),
       `the sorry should be replaced, line ${sorryPosition.line} is now: ${sorryLineNow}`,
     );
+    failed = false;
+  });
+
+  it("says what to fix when proofwright.binaryPath points to nothing", { timeout: SUITE_TIMEOUT_MS }, async () => {
+    failed = true;
+    assert.ok(page !== undefined, "the previous steps opened no page");
+    const missingBinary = path.join(paths.artifacts, "no-such-proofwright");
+    // A workspace setting (VS Code watches the folder's files): changing binaryPath restarts the
+    // server, which now cannot start.
+    fs.mkdirSync(path.join(workspace, ".vscode"), { recursive: true });
+    fs.writeFileSync(path.join(workspace, ".vscode", "settings.json"), JSON.stringify({ "proofwright.binaryPath": missingBinary }));
+    const notification = page.locator(".notifications-toasts .notification-toast", { hasText: "not an executable file" }).first();
+    await notification.waitFor({ timeout: UI_STEP_TIMEOUT_MS });
+    const notificationText = (await notification.innerText()).replace(/\s+/g, " ");
+    assert.ok(notificationText.includes(missingBinary), `the message should name the path: ${notificationText}`);
+    assert.ok(notificationText.includes("Open Settings"), `the message should offer Open Settings: ${notificationText}`);
+    await page.screenshot({ path: path.join(paths.artifacts, "binary-missing.png") });
     failed = false;
   });
 
