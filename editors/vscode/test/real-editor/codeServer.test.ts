@@ -232,6 +232,19 @@ describe("Proofwright in VS Code (code-server + Chromium)", { timeout: SUITE_TIM
     failed = false;
   });
 
+  it('"Proofwright: Verify This Proof" reports the verdict', { timeout: SUITE_TIMEOUT_MS }, async () => {
+    failed = true;
+    assert.ok(page !== undefined, "the previous steps opened no page");
+    await focusEditor(page);
+    await runCommandFromPalette(page, "Proofwright: Verify This Proof");
+    const verdict = page.locator(".notifications-toasts .notification-toast", { hasText: "Proofwright verify:" }).first();
+    await verdict.waitFor({ timeout: PROVE_TIMEOUT_MS });
+    const verdictText = (await verdict.innerText()).replace(/\s+/g, " ");
+    assert.match(verdictText, /Proofwright verify: (verified by Lean|neural score|flagged by the verifier|no proof found)/);
+    await page.screenshot({ path: path.join(paths.artifacts, "verified.png") });
+    failed = false;
+  });
+
   it("says what to fix when proofwright.binaryPath points to nothing", { timeout: SUITE_TIMEOUT_MS }, async () => {
     failed = true;
     assert.ok(page !== undefined, "the previous steps opened no page");
@@ -289,6 +302,15 @@ async function chooseFocusedMenuEntry(page: Page, title: string): Promise<void> 
     await page.keyboard.press("ArrowDown");
   }
   throw new Error(`the code action menu has no focusable entry "${title}"`);
+}
+
+async function runCommandFromPalette(page: Page, title: string): Promise<void> {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ timeout: UI_STEP_TIMEOUT_MS });
+  await input.fill(`>${title}`);
+  await page.locator(".quick-input-widget .monaco-list-row", { hasText: title }).first().waitFor({ timeout: UI_STEP_TIMEOUT_MS });
+  await page.keyboard.press("Enter");
 }
 
 async function focusEditor(page: Page): Promise<void> {
