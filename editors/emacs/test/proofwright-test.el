@@ -181,6 +181,23 @@
          tiny-prover
        (expand-file-name "model/tests/fixtures/qwen2-default-f32-v5-sharded" proofwright-test--repository)))))
 
+(defun proofwright-test--lean-stand-in ()
+  "The Lean stand-in test double (tests/lean-stand-in), which answers as `lake serve'."
+  (proofwright-test--environment
+   "PROOFWRIGHT_LEAN_STAND_IN_BINARY"
+   (expand-file-name "target/debug/lean-stand-in-test-double" proofwright-test--repository)))
+
+(defun proofwright-test--fake-toolchain ()
+  "A folder holding `lean' and `lake' that run the Lean stand-in; return it.
+Put first on PATH, it is the toolchain --proxy-lean finds."
+  (let ((stand-in (proofwright-test--lean-stand-in))
+        (folder (make-temp-file "proofwright-fake-toolchain-" t)))
+    (unless (file-executable-p stand-in)
+      (ert-fail (format "%s is missing: build it with `cargo build -p lean-stand-in-test-double' or set PROOFWRIGHT_LEAN_STAND_IN_BINARY" stand-in)))
+    (dolist (name '("lean" "lake"))
+      (make-symbolic-link stand-in (expand-file-name name folder)))
+    folder))
+
 (defun proofwright-test--artifacts ()
   "Where the tests leave their logs."
   (let ((directory (proofwright-test--environment
@@ -315,6 +332,10 @@
            ;; Applying the server's edit asks first; batch Emacs has nobody to answer.
            (eglot-confirm-server-initiated-edits nil)
            (eglot-events-buffer-size 2000000)
+           ;; --proxy-lean runs `lake serve'; Lean cannot be installed here, so the stand-in answers.
+           (toolchain (proofwright-test--fake-toolchain))
+           (process-environment (cons (concat "PATH=" toolchain path-separator (getenv "PATH")) process-environment))
+           (exec-path (cons toolchain exec-path))
            (buffer nil))
       (proofwright-eglot-setup)
       (unwind-protect
@@ -330,7 +351,14 @@
                                               proofwright-test--start-timeout-seconds
                                               "eglot to connect to Proofwright")
                 (let ((diagnostic (car (proofwright-test--wait-until
-                                        (lambda () (flymake-start) (flymake-diagnostics))
+                                        (lambda ()
+                                          (flymake-start)
+                                          ;; eglot writes "SOURCE [CODE]: MESSAGE"; Lean's own
+                                          ;; diagnostics come through the proxy too.
+                                          (cl-remove-if-not
+                                           (lambda (diagnostic)
+                                             (string-prefix-p "proofwright" (flymake-diagnostic-text diagnostic)))
+                                           (flymake-diagnostics)))
                                         proofwright-test--diagnostic-timeout-seconds
                                         "a Proofwright diagnostic"))))
                   (message "first Proofwright diagnostic: %s" (flymake-diagnostic-text diagnostic)))
