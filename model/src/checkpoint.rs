@@ -15,6 +15,17 @@ use std::path::{Component, Path, PathBuf};
 pub const SINGLE_FILE: &str = "model.safetensors";
 pub const INDEX_FILE: &str = "model.safetensors.index.json";
 
+/// The Hugging Face cache keeps a snapshot's files as symlinks into the repo's `blobs` folder
+/// (`models--ORG--NAME/snapshots/COMMIT/FILE -> ../../blobs/ETAG`): for a model directory that is
+/// such a snapshot, that folder, where its shards may resolve.
+fn hub_cache_blobs(model_dir_real: &Path) -> Option<PathBuf> {
+    let snapshots = model_dir_real.parent()?;
+    let repo = snapshots.parent()?;
+    let is_snapshot = snapshots.file_name()? == "snapshots"
+        && repo.file_name()?.to_str()?.starts_with("models--");
+    is_snapshot.then(|| repo.join("blobs"))
+}
+
 /// The memory maps of a checkpoint's files, which tensors borrow while weights are built.
 pub struct MappedFiles {
     files: Vec<(PathBuf, memmap2::Mmap)>,
@@ -56,6 +67,7 @@ impl MappedFiles {
         let model_dir_real = model_dir
             .canonicalize()
             .map_err(|e| io_error(model_dir, e))?;
+        let hub_blobs = hub_cache_blobs(&model_dir_real);
         let mut file_indices: HashMap<String, usize> = HashMap::new();
         let mut files = Vec::new();
         let mut weight_map = HashMap::new();
@@ -96,7 +108,10 @@ impl MappedFiles {
                             }
                         }
                     })?;
-                    if !real.starts_with(&model_dir_real) {
+                    let inside_blobs = hub_blobs
+                        .as_ref()
+                        .is_some_and(|blobs| real.starts_with(blobs));
+                    if !real.starts_with(&model_dir_real) && !inside_blobs {
                         return Err(entry_error(
                             file,
                             "resolves (through a symlink) outside the model directory",

@@ -392,6 +392,21 @@ fn weight_map_entries_outside_the_model_directory_are_refused() {
     let (_, message) = load_error(dir.path());
     assert_mentions(&message, &["symlink", "outside", "link.safetensors"]);
 
+    // A Hugging Face cache snapshot may link into its repo's `blobs` folder, but nowhere else.
+    let cache = tempfile::tempdir().unwrap();
+    let repo = cache.path().join("models--org--name");
+    let snapshot = repo.join("snapshots").join("0123abcd");
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(repo.join("blobs")).unwrap();
+    let template = sharded_checkpoint("link.safetensors");
+    for entry in std::fs::read_dir(template.path()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), snapshot.join(entry.file_name())).unwrap();
+    }
+    std::os::unix::fs::symlink(&outside_file, snapshot.join("link.safetensors")).unwrap();
+    let (_, message) = load_error(&snapshot);
+    assert_mentions(&message, &["symlink", "outside", "link.safetensors"]);
+
     let dir = sharded_checkpoint("missing.safetensors");
     let (_, message) = load_error(dir.path());
     assert_mentions(&message, &["missing.safetensors", "does not exist"]);

@@ -458,9 +458,6 @@ fn a_sharded_checkpoint_is_fetched_with_every_shard_its_index_lists() {
 }
 
 #[test]
-#[ignore = "LanguageModel::load refuses shards that are symlinks leaving the model directory, \
-            which every sharded snapshot in the Hugging Face cache is (snapshots/C/F -> \
-            ../../blobs/E); the fix belongs in checkpoint.rs, which the CUDA work owns now"]
 fn a_fetched_sharded_checkpoint_scores_like_the_original() {
     let (_cache, snapshot) = fetch_and_check_layout(
         SHARDED_REPO,

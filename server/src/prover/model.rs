@@ -8,7 +8,8 @@ use super::limits::{DEFAULT_FLAG_THRESHOLD, MODEL_SETTINGS_FILE};
 use super::settings::TemplateChoice;
 use anyhow::{bail, Context};
 use proofwright_model::{
-    FinishReason, GeneratedSample, GenerationRequest, LanguageModel, SamplingParams,
+    ChatMessage, ChatTemplate, FinishReason, GeneratedSample, GenerationRequest, LanguageModel,
+    SamplingParams,
 };
 use serde::Deserialize;
 use std::num::NonZeroUsize;
@@ -64,6 +65,8 @@ pub struct ProverModel {
     pub model_dir: PathBuf,
     pub language_model: LanguageModel,
     pub family: PromptFamily,
+    /// The checkpoint's chat template, when the chat family is used.
+    chat_template: Option<ChatTemplate>,
     /// The fast verifier's threshold for this model.
     pub flag_threshold: f32,
     threads: rayon::ThreadPool,
@@ -102,7 +105,9 @@ impl ProverModel {
             TemplateChoice::Auto => directory_settings.template.unwrap_or(TemplateChoice::Auto),
             explicit => explicit,
         };
-        let family = choose_family(choice, model_dir, &language_model)?;
+        let chat_template = ChatTemplate::from_model_dir(model_dir)
+            .with_context(|| format!("cannot read the chat template of {}", model_dir.display()))?;
+        let family = choose_family(choice, model_dir, chat_template.is_some())?;
         let n_threads = threads.map_or_else(
             || std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
             NonZeroUsize::get,
@@ -116,6 +121,7 @@ impl ProverModel {
             spec: spec.to_owned(),
             model_dir: model_dir.to_owned(),
             language_model,
+            chat_template: chat_template.filter(|_| family == PromptFamily::Chat),
             family,
             flag_threshold,
             threads,
@@ -125,6 +131,27 @@ impl ProverModel {
 
     pub fn n_threads(&self) -> usize {
         self.n_threads
+    }
+
+    /// Renders a conversation (role, content) with the checkpoint's chat template, with the
+    /// generation prompt added.
+    pub fn render_chat(&self, messages: &[(&str, String)]) -> anyhow::Result<String> {
+        let Some(template) = &self.chat_template else {
+            bail!(
+                "the model in {} is used with completion prompts; it has no chat template in use",
+                self.model_dir.display()
+            );
+        };
+        let messages: Vec<ChatMessage> = messages
+            .iter()
+            .map(|(role, content)| ChatMessage::new(*role, content.clone()))
+            .collect();
+        template.render(&messages, true).with_context(|| {
+            format!(
+                "cannot render the chat template of {}",
+                self.model_dir.display()
+            )
+        })
     }
 
     /// Identifies the model in cache keys.
@@ -208,17 +235,6 @@ impl ProverModel {
     }
 }
 
-impl ProverModel {
-    /// Renders a conversation with the checkpoint's chat template.
-    pub fn render_chat(&self, messages: &[(&str, String)]) -> anyhow::Result<String> {
-        let _ = messages;
-        bail!(
-            "chat prompts for {} are not supported yet; use the completion template (--template completion)",
-            self.model_dir.display()
-        )
-    }
-}
-
 /// Whether a sample ended for a reason that leaves a usable text.
 pub fn sample_is_complete(sample: &GeneratedSample) -> bool {
     sample.finish_reason != FinishReason::Cancelled
@@ -227,14 +243,13 @@ pub fn sample_is_complete(sample: &GeneratedSample) -> bool {
 fn choose_family(
     choice: TemplateChoice,
     model_dir: &Path,
-    language_model: &LanguageModel,
+    has_chat_template: bool,
 ) -> anyhow::Result<PromptFamily> {
-    let has_chat_template = language_model.tokenizer_settings.chat_template.is_some();
     match choice {
         TemplateChoice::Completion => Ok(PromptFamily::Completion),
         TemplateChoice::Chat if has_chat_template => Ok(PromptFamily::Chat),
         TemplateChoice::Chat => bail!(
-            "the model in {} has no chat template (tokenizer_config.json has no `chat_template`); use the completion template",
+            "the model in {} has no chat template (no chat_template.jinja, and tokenizer_config.json has no `chat_template`); use the completion template",
             model_dir.display()
         ),
         TemplateChoice::Auto => {

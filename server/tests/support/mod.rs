@@ -29,7 +29,10 @@ pub fn workspace_root() -> PathBuf {
 
 /// The tiny trained demo prover (tests/fixtures/tiny-prover).
 pub fn tiny_prover() -> PathBuf {
-    workspace_root().join("tests").join("fixtures").join("tiny-prover")
+    workspace_root()
+        .join("tests")
+        .join("fixtures")
+        .join("tiny-prover")
 }
 
 /// A random-weight fixture checkpoint from model/tests/fixtures.
@@ -91,7 +94,8 @@ impl StandInProject {
         let project = folder.path().join("project");
         std::fs::create_dir_all(&project).expect("project folder");
         std::fs::write(project.join("lakefile.toml"), "name = \"project\"\n").expect("lakefile");
-        std::fs::write(project.join("lean-toolchain"), format!("{TOOLCHAIN}\n")).expect("toolchain");
+        std::fs::write(project.join("lean-toolchain"), format!("{TOOLCHAIN}\n"))
+            .expect("toolchain");
         if with_repl {
             std::fs::write(
                 project.join("lake-manifest.json"),
