@@ -36,7 +36,7 @@ __device__ void skinny_body(const float* x, const typename W::storage* w, const 
     }
 
     if (k % 8 == 0) {
-#pragma unroll 1
+#pragma unroll 2
         for (int i = lane * 8; i < k; i += WARP_SIZE * 8) {
             float weights[NC][8];
 #pragma unroll

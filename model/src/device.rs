@@ -163,12 +163,10 @@ pub(crate) enum Backend {
 }
 
 impl Backend {
+    #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
     pub(crate) fn for_device(device: &Device, transformer: &Transformer) -> Result<Self> {
         match device {
-            Device::Cpu => {
-                let _ = transformer;
-                Ok(Backend::Cpu)
-            }
+            Device::Cpu => Ok(Backend::Cpu),
             #[cfg(feature = "cuda")]
             Device::Cuda(gpu) => Ok(Backend::Cuda(Arc::new(crate::cuda::CudaTransformer::new(
                 gpu.clone(),
@@ -206,6 +204,14 @@ mod tests {
             error.contains("`gpu`") && error.contains("auto, cpu or cuda"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn models_can_be_shared_between_threads_on_every_device() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Device>();
+        assert_send_sync::<Transformer>();
+        assert_send_sync::<LanguageModel>();
     }
 
     #[test]

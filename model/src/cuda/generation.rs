@@ -371,23 +371,24 @@ impl TokenSource for GpuTokens<'_> {
             )?;
             Ok(())
         };
-        if self.use_graphs {
-            let key = (padded, table_width);
-            if !kv.graphs.contains_key(&key) {
-                let mut recorded: Result<()> = Ok(());
-                let graph = device.capture(|_| {
-                    recorded = queue_step(workspace, kv);
-                    Ok(())
-                });
-                recorded?;
-                kv.graphs.insert(key, graph?);
+        let key = (padded, table_width);
+        match kv.graphs.get_mut(&key) {
+            Some(graph) if self.use_graphs => graph.launch(device)?,
+            _ => {
+                // The first step of a size runs directly (which also lets cuBLAS and the driver
+                // finish any lazy set-up outside a capture); it is then recorded for the steps
+                // after it.
+                queue_step(workspace, kv)?;
+                if self.use_graphs {
+                    let mut recorded: Result<()> = Ok(());
+                    let graph = device.capture(|_| {
+                        recorded = queue_step(workspace, kv);
+                        Ok(())
+                    });
+                    recorded?;
+                    kv.graphs.insert(key, graph?);
+                }
             }
-            kv.graphs
-                .get_mut(&key)
-                .expect("captured above")
-                .launch(device)?;
-        } else {
-            queue_step(workspace, kv)?;
         }
         Ok(device.read(&workspace.sampled, n_active)?)
     }
