@@ -8,6 +8,7 @@ pub mod model_source;
 mod outline;
 pub mod prover_options;
 mod score;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -38,6 +39,8 @@ enum Command {
     Outline(outline::OutlineArgs),
     /// Check every proof of a project: status, flagged steps, proposals for sorries (for CI).
     Check(check::CheckArgs),
+    /// Run the language server on stdin/stdout, beside Lean's (or in front of it: --proxy-lean).
+    Serve(serve::ServeArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Outline(args) => outline::run(args),
         Command::Check(args) => check::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,
