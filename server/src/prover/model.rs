@@ -159,6 +159,11 @@ impl ProverModel {
         format!("{}|{}", self.model_dir.display(), self.family.name())
     }
 
+    /// The longest sequence the model takes (prompt and generated tokens together).
+    pub fn context_length(&self) -> usize {
+        self.language_model.transformer.config.context_length()
+    }
+
     pub fn count_tokens(&self, text: &str) -> usize {
         self.language_model
             .encode_continuation(text)
