@@ -64,6 +64,15 @@ nil means the server's default."
   :type '(choice (const :tag "Server default" nil) (string :tag "Directory or repo id"))
   :set #'proofwright--set-and-apply)
 
+(defcustom proofwright-template "auto"
+  "How prompts are rendered for the model.
+\"chat\": the checkpoint's own chat template; \"completion\":
+DeepSeek-Prover-V1.5 style, the model continues Lean code; \"auto\": chat
+when the checkpoint has a chat template and is not a known
+completion-style prover, else completion."
+  :type '(choice (const "auto") (const "completion") (const "chat"))
+  :set #'proofwright--set-and-apply)
+
 (defcustom proofwright-device "auto"
   "Where the model runs."
   :type '(choice (const "auto") (const "cpu") (const "cuda"))
@@ -92,6 +101,11 @@ nil means the server's default."
 (defcustom proofwright-seed 0
   "Searches are deterministic for a seed."
   :type 'natnum
+  :set #'proofwright--set-and-apply)
+
+(defcustom proofwright-temperature 0.8
+  "Sampling temperature of proposals; 0 is greedy."
+  :type 'number
   :set #'proofwright--set-and-apply)
 
 (defcustom proofwright-verifier "fast"
@@ -129,12 +143,14 @@ failing when Lean is not found."
 
 (defconst proofwright--setting-variables
   '((:model . proofwright-model)
+    (:template . proofwright-template)
     (:device . proofwright-device)
     (:threads . proofwright-threads)
     (:samples . proofwright-samples)
     (:rounds . proofwright-rounds)
     (:maxNewTokens . proofwright-max-new-tokens)
     (:seed . proofwright-seed)
+    (:temperature . proofwright-temperature)
     (:verifier . proofwright-verifier)
     (:verifierThreshold . proofwright-verifier-threshold)
     (:lean . proofwright-lean)

@@ -75,6 +75,13 @@ pub enum ModelError {
     InvalidRequest { what: &'static str, problem: String },
     #[error("unknown synthetic model `{name}`; known shapes: {known}")]
     UnknownSyntheticShape { name: String, known: String },
+    #[error("the cuda device cannot be used: {reason}")]
+    DeviceUnavailable { reason: String },
+    #[error("{0}")]
+    KvCache(#[from] proofwright_kernels::paged::PagedError),
+    #[cfg(feature = "cuda")]
+    #[error("the GPU failed: {0}")]
+    Gpu(#[from] proofwright_kernels::cuda::CudaError),
 }
 
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;

@@ -6,6 +6,7 @@
 //! [`SharedPrefix`] that every sample reads, and each sample appends only its own positions.
 
 use crate::config::ModelConfig;
+use crate::device::{Backend, Device};
 use crate::error::{ModelError, Result};
 use crate::rope::RotaryFrequencies;
 use crate::weights::TransformerWeights;
@@ -111,16 +112,36 @@ pub struct SequenceStep<'a> {
     pub token_ids: &'a [u32],
 }
 
-/// A model ready to run: its configuration and weights.
+/// A model ready to run: its configuration and weights, and the device that runs
+/// [`Transformer::generate`] and [`Transformer::score`] (the CPU unless it was moved with
+/// [`Transformer::to_device`]). [`Transformer::forward`] and [`Transformer::logits`] are the
+/// CPU engine's own steps and always run on the CPU.
 #[derive(Debug, Clone)]
 pub struct Transformer {
     pub config: ModelConfig,
     pub weights: TransformerWeights,
+    pub(crate) backend: Backend,
 }
 
 impl Transformer {
     pub fn new(config: ModelConfig, weights: TransformerWeights) -> Self {
-        Transformer { config, weights }
+        Transformer {
+            config,
+            weights,
+            backend: Backend::Cpu,
+        }
+    }
+
+    /// The same model on `device`: on a GPU its weights are copied to GPU memory (the host
+    /// copy stays, for the CPU-only methods).
+    pub fn to_device(self, device: &Device) -> Result<Self> {
+        let backend = Backend::for_device(device, &self)?;
+        Ok(Transformer { backend, ..self })
+    }
+
+    /// Where `generate` and `score` run, for people: `cpu` or `cuda (GPU name, sm_XY)`.
+    pub fn device_description(&self) -> String {
+        self.backend.description()
     }
 
     pub fn new_sequence(&self) -> SequenceCache {

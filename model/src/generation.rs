@@ -61,15 +61,88 @@ pub trait Detokenize {
 
 struct Running {
     sample_idx: usize,
-    cache: SequenceCache,
-    rng: SampleRng,
     token_ids: Vec<u32>,
     finished: Option<(FinishReason, String)>,
 }
 
+/// What generation needs from an engine: every sample's first token after the prompt, then one
+/// more token for each running sample per step. The CPU and the GPU engines implement it; the
+/// loop around it (stop conditions, cancellation, text) is the same for both.
+pub(crate) trait TokenSource {
+    /// Prefills the prompt and draws the first token of sample `i` with `rngs[i]`.
+    fn start(&mut self, prompt_token_ids: &[u32], rngs: &mut [SampleRng]) -> Result<Vec<u32>>;
+
+    /// Appends `last_tokens[j]` to sample `samples[j]` and draws its next token with
+    /// `rngs[samples[j]]`.
+    fn step(
+        &mut self,
+        samples: &[usize],
+        last_tokens: &[u32],
+        rngs: &mut [SampleRng],
+    ) -> Result<Vec<u32>>;
+}
+
+/// The CPU engine: the prompt's cache is frozen and shared by every sample.
+struct CpuTokens<'a> {
+    transformer: &'a Transformer,
+    sampling: &'a SamplingParams,
+    n_samples: usize,
+    caches: Vec<SequenceCache>,
+}
+
+impl TokenSource for CpuTokens<'_> {
+    fn start(&mut self, prompt_token_ids: &[u32], rngs: &mut [SampleRng]) -> Result<Vec<u32>> {
+        let transformer = self.transformer;
+        let mut prompt_cache = transformer.new_sequence();
+        let hidden = transformer.forward(&mut [SequenceStep {
+            cache: &mut prompt_cache,
+            token_ids: prompt_token_ids,
+        }])?;
+        let hidden_size = transformer.config.hidden_size;
+        let last_row = &hidden[(prompt_token_ids.len() - 1) * hidden_size..];
+        let prompt_logits = transformer.logits(last_row);
+        let prefix = prompt_cache.into_shared_prefix();
+        self.caches = (0..self.n_samples)
+            .map(|_| SequenceCache::continuing(prefix.clone()))
+            .collect();
+        Ok(rngs
+            .iter_mut()
+            .map(|rng| sample(&prompt_logits, self.sampling, rng))
+            .collect())
+    }
+
+    fn step(
+        &mut self,
+        samples: &[usize],
+        last_tokens: &[u32],
+        rngs: &mut [SampleRng],
+    ) -> Result<Vec<u32>> {
+        let mut steps: Vec<SequenceStep> = self
+            .caches
+            .iter_mut()
+            .enumerate()
+            .filter(|(sample_idx, _)| samples.contains(sample_idx))
+            .zip(last_tokens)
+            .map(|((_, cache), token)| SequenceStep {
+                cache,
+                token_ids: std::slice::from_ref(token),
+            })
+            .collect();
+        let hidden = self.transformer.forward(&mut steps)?;
+        drop(steps);
+        let logits = self.transformer.logits(&hidden);
+        let vocab = self.transformer.config.vocab_size;
+        Ok(samples
+            .iter()
+            .zip(logits.chunks(vocab))
+            .map(|(&sample_idx, row)| sample(row, self.sampling, &mut rngs[sample_idx]))
+            .collect())
+    }
+}
+
 impl Transformer {
     /// Generates `n_samples` continuations of the prompt. `is_cancelled` is polled between
-    /// decode steps.
+    /// decode steps. Runs on the device the transformer was placed on.
     pub fn generate(
         &self,
         request: &GenerationRequest,
@@ -92,27 +165,39 @@ impl Transformer {
                 context_length,
             });
         }
-        let mut prompt_cache = self.new_sequence();
-        let hidden = self.forward(&mut [SequenceStep {
-            cache: &mut prompt_cache,
-            token_ids: &request.prompt_token_ids,
-        }])?;
-        let hidden_size = self.config.hidden_size;
-        let last_row = &hidden[(prompt_len - 1) * hidden_size..];
-        let prompt_logits = self.logits(last_row);
-        let prefix = prompt_cache.into_shared_prefix();
+        #[cfg(feature = "cuda")]
+        if let crate::device::Backend::Cuda(engine) = &self.backend {
+            let mut source = engine.token_source(self, request)?;
+            return self.generate_with(&mut source, request, detokenizer, is_cancelled);
+        }
+        let mut source = CpuTokens {
+            transformer: self,
+            sampling: &request.sampling,
+            n_samples: request.n_samples.get(),
+            caches: Vec::new(),
+        };
+        self.generate_with(&mut source, request, detokenizer, is_cancelled)
+    }
 
-        let mut running: Vec<Running> = (0..request.n_samples.get())
-            .map(|sample_idx| {
-                let mut rng = SampleRng::new(request.sampling.seed, sample_idx);
-                let first = sample(&prompt_logits, &request.sampling, &mut rng);
-                Running {
-                    sample_idx,
-                    cache: SequenceCache::continuing(prefix.clone()),
-                    rng,
-                    token_ids: vec![first],
-                    finished: None,
-                }
+    fn generate_with(
+        &self,
+        source: &mut dyn TokenSource,
+        request: &GenerationRequest,
+        detokenizer: &dyn Detokenize,
+        is_cancelled: &dyn Fn() -> bool,
+    ) -> Result<Vec<GeneratedSample>> {
+        let n_samples = request.n_samples.get();
+        let mut rngs: Vec<SampleRng> = (0..n_samples)
+            .map(|sample_idx| SampleRng::new(request.sampling.seed, sample_idx))
+            .collect();
+        let first_tokens = source.start(&request.prompt_token_ids, &mut rngs)?;
+        let mut running: Vec<Running> = first_tokens
+            .into_iter()
+            .enumerate()
+            .map(|(sample_idx, first)| Running {
+                sample_idx,
+                token_ids: vec![first],
+                finished: None,
             })
             .collect();
         if request.max_new_tokens == 0 {
@@ -145,25 +230,14 @@ impl Transformer {
                 }
                 break;
             }
+            let samples: Vec<usize> = active.iter().map(|run| run.sample_idx).collect();
             let last_tokens: Vec<u32> = active
                 .iter()
                 .map(|run| *run.token_ids.last().expect("one token"))
                 .collect();
-            let mut steps: Vec<SequenceStep> = active
-                .iter_mut()
-                .zip(&last_tokens)
-                .map(|(run, token)| SequenceStep {
-                    cache: &mut run.cache,
-                    token_ids: std::slice::from_ref(token),
-                })
-                .collect();
-            let hidden = self.forward(&mut steps)?;
-            drop(steps);
-            let logits = self.logits(&hidden);
-            let vocab = self.config.vocab_size;
-            for (run, row) in active.iter_mut().zip(logits.chunks(vocab)) {
-                let next = sample(row, &request.sampling, &mut run.rng);
-                run.token_ids.push(next);
+            let next = source.step(&samples, &last_tokens, &mut rngs)?;
+            for (run, token) in active.iter_mut().zip(next) {
+                run.token_ids.push(token);
             }
         }
         running
@@ -225,6 +299,10 @@ impl Transformer {
         if continuation_token_ids.is_empty() {
             return Ok(Vec::new());
         }
+        #[cfg(feature = "cuda")]
+        if let crate::device::Backend::Cuda(engine) = &self.backend {
+            return engine.score(prompt_token_ids, continuation_token_ids);
+        }
         let mut cache = self.new_sequence();
         let hidden = self.forward(&mut [SequenceStep {
             cache: &mut cache,
@@ -252,4 +330,76 @@ impl Transformer {
         }
         Ok(logprobs)
     }
+}
+
+/// What [`Transformer::measure_speed`] measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpeedMeasurement {
+    /// The prompt's prefill and its first token.
+    pub prefill_seconds: f64,
+    /// Every decode step after it.
+    pub decode_seconds: f64,
+}
+
+impl Transformer {
+    /// Times what generation does, on the transformer's device: the prefill of `prompt`
+    /// (with the first greedy token of every sample), then `new_tokens` greedy decode steps of
+    /// `n_samples` samples that share the prompt, never stopping early. This is the `bench`
+    /// command's measurement.
+    pub fn measure_speed(
+        &self,
+        prompt: &[u32],
+        n_samples: NonZeroUsize,
+        new_tokens: usize,
+    ) -> Result<SpeedMeasurement> {
+        let request = GenerationRequest {
+            prompt_token_ids: prompt.to_vec(),
+            n_samples,
+            max_new_tokens: new_tokens,
+            sampling: SamplingParams::greedy(),
+            eos_token_ids: Vec::new(),
+            stop_strings: Vec::new(),
+        };
+        if prompt.is_empty() || prompt.len() + new_tokens > self.config.context_length() {
+            return Err(ModelError::TooLong {
+                n_tokens: prompt.len() + new_tokens,
+                context_length: self.config.context_length(),
+            });
+        }
+        #[cfg(feature = "cuda")]
+        if let crate::device::Backend::Cuda(engine) = &self.backend {
+            let mut source = engine.token_source(self, &request)?;
+            return time_tokens(&mut source, &request, new_tokens);
+        }
+        let mut source = CpuTokens {
+            transformer: self,
+            sampling: &request.sampling,
+            n_samples: n_samples.get(),
+            caches: Vec::new(),
+        };
+        time_tokens(&mut source, &request, new_tokens)
+    }
+}
+
+fn time_tokens(
+    source: &mut dyn TokenSource,
+    request: &GenerationRequest,
+    new_tokens: usize,
+) -> Result<SpeedMeasurement> {
+    let n_samples = request.n_samples.get();
+    let mut rngs: Vec<SampleRng> = (0..n_samples)
+        .map(|sample_idx| SampleRng::new(request.sampling.seed, sample_idx))
+        .collect();
+    let start = std::time::Instant::now();
+    let mut last_tokens = source.start(&request.prompt_token_ids, &mut rngs)?;
+    let prefill_seconds = start.elapsed().as_secs_f64();
+    let samples: Vec<usize> = (0..n_samples).collect();
+    let start = std::time::Instant::now();
+    for _ in 0..new_tokens {
+        last_tokens = source.step(&samples, &last_tokens, &mut rngs)?;
+    }
+    Ok(SpeedMeasurement {
+        prefill_seconds,
+        decode_seconds: start.elapsed().as_secs_f64(),
+    })
 }

@@ -5,6 +5,9 @@
 pub mod chat_template;
 pub mod checkpoint;
 pub mod config;
+#[cfg(feature = "cuda")]
+mod cuda;
+pub mod device;
 mod error;
 pub mod forward;
 pub mod generation;

@@ -40,6 +40,12 @@ impl SampleRng {
         rng.set_stream(sample_idx as u64);
         SampleRng(rng)
     }
+
+    /// The next uniform draw in `[0, 1)`, the one [`sample`] takes when it samples; the GPU
+    /// engine draws it here and samples on the device with it.
+    pub(crate) fn next_uniform(&mut self) -> f64 {
+        self.0.random()
+    }
 }
 
 /// The index of the largest logit (the first one on ties, like `argmax`).
@@ -91,7 +97,7 @@ pub fn sample(logits: &[f32], params: &SamplingParams, rng: &mut SampleRng) -> u
         let kept_total: f64 = probabilities.iter().sum();
         probabilities.iter_mut().for_each(|p| *p /= kept_total);
     }
-    let draw: f64 = rng.0.random();
+    let draw = rng.next_uniform();
     let mut cumulative = 0.0;
     for (idx, p) in probabilities.iter().enumerate() {
         cumulative += p;

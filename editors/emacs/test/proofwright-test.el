@@ -56,9 +56,10 @@
 (defmacro proofwright-test--with-settings (bindings &rest body)
   "Run BODY with the settings in BINDINGS, every other setting at its default."
   (declare (indent 1))
-  `(let ((proofwright-model nil) (proofwright-device "auto") (proofwright-threads nil)
-         (proofwright-samples 4) (proofwright-rounds 2) (proofwright-max-new-tokens 256)
-         (proofwright-seed 0) (proofwright-verifier "fast") (proofwright-verifier-threshold nil)
+  `(let ((proofwright-model nil) (proofwright-template "auto") (proofwright-device "auto")
+         (proofwright-threads nil) (proofwright-samples 4) (proofwright-rounds 2)
+         (proofwright-max-new-tokens 256) (proofwright-seed 0) (proofwright-temperature 0.8)
+         (proofwright-verifier "fast") (proofwright-verifier-threshold nil)
          (proofwright-lean "auto") (proofwright-debounce-ms 500) (proofwright-time-budget-seconds 120))
      (let ,bindings ,@body)))
 
@@ -66,25 +67,27 @@
   "The defaults, with no model so the server picks its own, in the server's key names."
   (proofwright-test--with-settings ()
     (should (equal (proofwright-settings)
-                   '(:device "auto" :threads nil :samples 4 :rounds 2 :maxNewTokens 256 :seed 0
-                     :verifier "fast" :verifierThreshold nil :lean "auto" :debounceMs 500
-                     :timeBudgetSeconds 120)))
+                   '(:template "auto" :device "auto" :threads nil :samples 4 :rounds 2 :maxNewTokens 256
+                     :seed 0 :temperature 0.8 :verifier "fast" :verifierThreshold nil :lean "auto"
+                     :debounceMs 500 :timeBudgetSeconds 120)))
+    ;; As lsp-mode and jsonrpc serialize it (Emacs 28 writes 0.8 with 17 significant digits).
     (should (equal (json-serialize (proofwright-settings) :null-object nil :false-object :json-false)
-                   (concat "{\"device\":\"auto\",\"threads\":null,\"samples\":4,\"rounds\":2,"
-                           "\"maxNewTokens\":256,\"seed\":0,\"verifier\":\"fast\",\"verifierThreshold\":null,"
+                   (concat "{\"template\":\"auto\",\"device\":\"auto\",\"threads\":null,\"samples\":4,\"rounds\":2,"
+                           "\"maxNewTokens\":256,\"seed\":0,\"temperature\":0.80000000000000004,\"verifier\":\"fast\",\"verifierThreshold\":null,"
                            "\"lean\":\"auto\",\"debounceMs\":500,\"timeBudgetSeconds\":120}")))))
 
 (ert-deftest proofwright-settings-customized ()
   "Every customized value goes out under its key."
-  (proofwright-test--with-settings ((proofwright-model "/models/prover") (proofwright-device "cuda")
+  (proofwright-test--with-settings ((proofwright-model "/models/prover") (proofwright-template "chat")
+                                    (proofwright-device "cuda") (proofwright-temperature 0)
                                     (proofwright-threads 8) (proofwright-samples 16) (proofwright-rounds 0)
                                     (proofwright-max-new-tokens 64) (proofwright-seed 3)
                                     (proofwright-verifier "deep") (proofwright-verifier-threshold 0.4)
                                     (proofwright-lean "off") (proofwright-debounce-ms 0)
                                     (proofwright-time-budget-seconds 2.5))
     (should (equal (proofwright-settings)
-                   '(:model "/models/prover" :device "cuda" :threads 8 :samples 16 :rounds 0
-                     :maxNewTokens 64 :seed 3 :verifier "deep" :verifierThreshold 0.4 :lean "off"
+                   '(:model "/models/prover" :template "chat" :device "cuda" :threads 8 :samples 16 :rounds 0
+                     :maxNewTokens 64 :seed 3 :temperature 0 :verifier "deep" :verifierThreshold 0.4 :lean "off"
                      :debounceMs 0 :timeBudgetSeconds 2.5)))))
 
 (ert-deftest proofwright-settings-empty-model-left-out ()
@@ -95,9 +98,9 @@
 (ert-deftest proofwright-lsp-custom-settings-cover-every-key ()
   "workspace/configuration answers every setting under the proofwright section."
   (should (equal (mapcar #'car (proofwright-lsp--custom-settings))
-                 '("proofwright.model" "proofwright.device" "proofwright.threads" "proofwright.samples"
-                   "proofwright.rounds" "proofwright.maxNewTokens" "proofwright.seed"
-                   "proofwright.verifier" "proofwright.verifierThreshold" "proofwright.lean"
+                 '("proofwright.model" "proofwright.template" "proofwright.device" "proofwright.threads"
+                   "proofwright.samples" "proofwright.rounds" "proofwright.maxNewTokens" "proofwright.seed"
+                   "proofwright.temperature" "proofwright.verifier" "proofwright.verifierThreshold" "proofwright.lean"
                    "proofwright.debounceMs" "proofwright.timeBudgetSeconds"))))
 
 (ert-deftest proofwright-missing-binary-says-what-to-do ()

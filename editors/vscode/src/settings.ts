@@ -5,12 +5,14 @@
 /** The keys of the server's settings object, with the VS Code setting type each one has. */
 export const SERVER_SETTING_KEYS = [
   "model",
+  "template",
   "device",
   "threads",
   "samples",
   "rounds",
   "maxNewTokens",
   "seed",
+  "temperature",
   "verifier",
   "verifierThreshold",
   "lean",
@@ -38,6 +40,7 @@ export interface ServerSettingsResult {
 /** The VS Code configuration section that holds every Proofwright setting. */
 export const CONFIGURATION_SECTION = "proofwright";
 
+const TEMPLATE_VALUES = ["auto", "completion", "chat"] as const;
 const DEVICE_VALUES = ["auto", "cpu", "cuda"] as const;
 const VERIFIER_VALUES = ["fast", "deep"] as const;
 const LEAN_VALUES = ["auto", "off", "require"] as const;
@@ -55,12 +58,14 @@ type Rule =
 
 const RULES: Record<ServerSettingKey, Rule> = {
   model: { kind: "text", emptyMeansDefault: true },
+  template: { kind: "choice", values: TEMPLATE_VALUES },
   device: { kind: "choice", values: DEVICE_VALUES },
   threads: { kind: "number", integer: true, minimum: 1, maximum: Number.MAX_SAFE_INTEGER, nullable: true },
   samples: { kind: "number", integer: true, minimum: 1, maximum: Number.MAX_SAFE_INTEGER, nullable: false },
   rounds: { kind: "number", integer: true, minimum: 0, maximum: Number.MAX_SAFE_INTEGER, nullable: false },
   maxNewTokens: { kind: "number", integer: true, minimum: 1, maximum: Number.MAX_SAFE_INTEGER, nullable: false },
   seed: { kind: "number", integer: true, minimum: 0, maximum: Number.MAX_SAFE_INTEGER, nullable: false },
+  temperature: { kind: "number", integer: false, minimum: 0, maximum: Number.MAX_VALUE, nullable: false },
   verifier: { kind: "choice", values: VERIFIER_VALUES },
   verifierThreshold: { kind: "number", integer: false, minimum: 0, maximum: 1, nullable: true },
   lean: { kind: "choice", values: LEAN_VALUES },
@@ -138,7 +143,7 @@ function describeRange(minimum: number, maximum: number): string {
   if (minimum === Number.MIN_VALUE) {
     return "above 0";
   }
-  if (maximum === Number.MAX_SAFE_INTEGER) {
+  if (maximum === Number.MAX_SAFE_INTEGER || maximum === Number.MAX_VALUE) {
     return `of at least ${minimum}`;
   }
   return `from ${minimum} to ${maximum}`;

@@ -1,12 +1,13 @@
 //! `proofwright bench`: prefill and decode speed, peak memory, and how close decoding comes
-//! to the memory-bandwidth roofline.
+//! to the memory-bandwidth roofline of the device that runs it (the CPU's memory, or the GPU's
+//! device-to-device copy bandwidth).
 
-use super::engine::ThreadArgs;
+use super::engine::{DeviceArgs, ThreadArgs};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use proofwright_kernels::{cpu, detected_instruction_set, DType};
-use proofwright_model::sampling::argmax;
-use proofwright_model::{synthetic, LanguageModel, SequenceCache, SequenceStep, Transformer};
+use proofwright_model::device::Device;
+use proofwright_model::{synthetic, LanguageModel, Transformer};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,15 +52,18 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
     pub threads: ThreadArgs,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let n_threads = args.threads.install(rayon::current_num_threads)?;
+    let device = args.device.select()?;
     let load_start = Instant::now();
     let transformer = match (&args.model, &args.synthetic) {
         (Some(dir), _) => {
-            LanguageModel::load(dir)
+            LanguageModel::load_on(dir, &device)
                 .with_context(|| format!("cannot load the model in {}", dir.display()))?
                 .transformer
         }
@@ -71,6 +75,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             };
             args.threads
                 .install(|| synthetic::synthetic_transformer(name, dtype, BENCH_SEED))??
+                .to_device(&device)
+                .context("cannot move the synthetic model to the device")?
         }
         (None, None) => anyhow::bail!("give --model DIR or --synthetic NAME"),
     };
@@ -83,9 +89,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
 
     let measurement = args.threads.install(|| measure(&transformer, &args))??;
-    let bandwidth = args
-        .threads
-        .install(|| cpu::measure_copy_bandwidth(BANDWIDTH_BUFFER_BYTES, BANDWIDTH_REPETITIONS))?;
+    let bandwidth = measure_bandwidth(&device, &args)?;
     let weight_bytes = transformer.weights.bytes_read_per_token();
     let decode_steps_per_second = measurement.decode_tok_s / args.samples.get() as f64;
     let roofline_fraction = weight_bytes as f64 * decode_steps_per_second / bandwidth;
@@ -106,22 +110,34 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         weight_bytes as f64 / 1e6,
         load_seconds,
     );
-    println!(
-        "threads: {n_threads}, kernels: {}, prompt {} tokens, {} samples × {} new tokens",
-        detected_instruction_set().name(),
-        args.prompt_tokens,
-        args.samples,
-        args.new_tokens
-    );
+    if device.is_gpu() {
+        println!(
+            "device: {}, prompt {} tokens, {} samples × {} new tokens",
+            transformer.device_description(),
+            args.prompt_tokens,
+            args.samples,
+            args.new_tokens
+        );
+    } else {
+        println!(
+            "threads: {n_threads}, kernels: {}, prompt {} tokens, {} samples × {} new tokens",
+            detected_instruction_set().name(),
+            args.prompt_tokens,
+            args.samples,
+            args.new_tokens
+        );
+    }
     println!("prefill: {:.1} tokens/s", measurement.prefill_tok_s);
     println!(
         "decode: {:.2} tokens/s ({:.2} steps/s)",
         measurement.decode_tok_s, decode_steps_per_second
     );
-    println!(
-        "memory bandwidth (copy, read+write): {:.1} GB/s",
-        bandwidth / 1e9
-    );
+    let bandwidth_kind = if device.is_gpu() {
+        "GPU memory bandwidth (device-to-device copy, read+write)"
+    } else {
+        "memory bandwidth (copy, read+write)"
+    };
+    println!("{bandwidth_kind}: {:.1} GB/s", bandwidth / 1e9);
     println!("roofline fraction: {roofline_fraction:.3}");
     println!(
         "peak resident memory: {:.1} MB",
@@ -156,44 +172,24 @@ fn measure(transformer: &Transformer, args: &BenchArgs) -> anyhow::Result<Measur
             ((state >> 33) % vocab) as u32
         })
         .collect();
-
-    let mut prompt_cache = transformer.new_sequence();
-    let start = Instant::now();
-    let hidden = transformer.forward(&mut [SequenceStep {
-        cache: &mut prompt_cache,
-        token_ids: &prompt,
-    }])?;
-    let hidden_size = transformer.config.hidden_size;
-    let first = argmax(&transformer.logits(&hidden[hidden.len() - hidden_size..]));
-    let prefill_seconds = start.elapsed().as_secs_f64();
-
-    let prefix = prompt_cache.into_shared_prefix();
-    let mut caches: Vec<SequenceCache> = (0..args.samples.get())
-        .map(|_| SequenceCache::continuing(prefix.clone()))
-        .collect();
-    let mut last_tokens = vec![first; args.samples.get()];
-    let start = Instant::now();
-    for _ in 0..args.new_tokens.get() {
-        let mut steps: Vec<SequenceStep> = caches
-            .iter_mut()
-            .zip(&last_tokens)
-            .map(|(cache, token)| SequenceStep {
-                cache,
-                token_ids: std::slice::from_ref(token),
-            })
-            .collect();
-        let hidden = transformer.forward(&mut steps)?;
-        let logits = transformer.logits(&hidden);
-        last_tokens = logits
-            .chunks(transformer.config.vocab_size)
-            .map(argmax)
-            .collect();
-    }
-    let decode_seconds = start.elapsed().as_secs_f64();
+    let timing = transformer.measure_speed(&prompt, args.samples, args.new_tokens.get())?;
     Ok(Measurement {
-        prefill_tok_s: args.prompt_tokens.get() as f64 / prefill_seconds,
-        decode_tok_s: (args.samples.get() * args.new_tokens.get()) as f64 / decode_seconds,
+        prefill_tok_s: args.prompt_tokens.get() as f64 / timing.prefill_seconds,
+        decode_tok_s: (args.samples.get() * args.new_tokens.get()) as f64 / timing.decode_seconds,
     })
+}
+
+/// The roofline's bandwidth: a large copy in the CPU's memory, or on the GPU.
+fn measure_bandwidth(device: &Device, args: &BenchArgs) -> anyhow::Result<f64> {
+    match device {
+        Device::Cpu => args
+            .threads
+            .install(|| cpu::measure_copy_bandwidth(BANDWIDTH_BUFFER_BYTES, BANDWIDTH_REPETITIONS)),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(gpu) => gpu
+            .measure_copy_bandwidth(BANDWIDTH_BUFFER_BYTES, BANDWIDTH_REPETITIONS)
+            .context("cannot measure the GPU's memory bandwidth"),
+    }
 }
 
 /// The process's peak resident set size (VmHWM), where the OS reports it.

@@ -1,6 +1,6 @@
 //! `proofwright generate`: sample continuations of a prompt.
 
-use super::engine::{ModelArgs, ThreadArgs};
+use super::engine::{DeviceArgs, ModelArgs, ThreadArgs};
 use anyhow::Context;
 use clap::Args;
 use proofwright_model::{GenerationRequest, SamplingParams};
@@ -45,6 +45,8 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
     pub threads: ThreadArgs,
 }
 
@@ -61,7 +63,8 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
             "--top-p must be in (0, 1], got {top_p}"
         );
     }
-    let model = args.model.load()?;
+    let device = args.device.select()?;
+    let model = args.model.load(&device)?;
     let defaults = &model.generation_defaults;
     let sampling_by_default = defaults.do_sample.unwrap_or(false);
     let temperature = args.temperature.unwrap_or(if sampling_by_default {

@@ -1,6 +1,6 @@
 //! `proofwright score`: teacher-forced log-probabilities of a continuation given a prompt.
 
-use super::engine::{ModelArgs, ThreadArgs};
+use super::engine::{DeviceArgs, ModelArgs, ThreadArgs};
 use anyhow::Context;
 use clap::Args;
 use std::process::ExitCode;
@@ -19,11 +19,14 @@ pub struct ScoreArgs {
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
     pub threads: ThreadArgs,
 }
 
 pub fn run(args: ScoreArgs) -> anyhow::Result<ExitCode> {
-    let model = args.model.load()?;
+    let device = args.device.select()?;
+    let model = args.model.load(&device)?;
     let prompt_ids = model
         .encode_prompt(&args.prompt)
         .context("cannot encode the prompt")?;

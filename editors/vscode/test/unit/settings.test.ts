@@ -8,12 +8,14 @@ import { ServerSettingKey, didChangeConfigurationParams, serverSettingsFromConfi
 /** The defaults package.json declares, as VS Code hands them over when the user set nothing. */
 const PACKAGE_JSON_DEFAULTS: Record<ServerSettingKey, unknown> = {
   model: "",
+  template: "auto",
   device: "auto",
   threads: null,
   samples: 4,
   rounds: 2,
   maxNewTokens: 256,
   seed: 0,
+  temperature: 0.8,
   verifier: "fast",
   verifierThreshold: null,
   lean: "auto",
@@ -31,12 +33,14 @@ describe("serverSettingsFromConfiguration", () => {
     const result = serverSettingsFromConfiguration(read({}));
     assert.deepEqual(result, {
       settings: {
+        template: "auto",
         device: "auto",
         threads: null,
         samples: 4,
         rounds: 2,
         maxNewTokens: 256,
         seed: 0,
+        temperature: 0.8,
         verifier: "fast",
         verifierThreshold: null,
         lean: "auto",
@@ -51,12 +55,14 @@ describe("serverSettingsFromConfiguration", () => {
     const result = serverSettingsFromConfiguration(
       read({
         model: "  /models/Kimina-Prover-Distill-1.7B ",
+        template: "chat",
         device: "cuda",
         threads: 8,
         samples: 16,
         rounds: 0,
         maxNewTokens: 1024,
         seed: 7,
+        temperature: 0,
         verifier: "deep",
         verifierThreshold: 0.35,
         lean: "require",
@@ -67,12 +73,14 @@ describe("serverSettingsFromConfiguration", () => {
     assert.deepEqual(result, {
       settings: {
         model: "/models/Kimina-Prover-Distill-1.7B",
+        template: "chat",
         device: "cuda",
         threads: 8,
         samples: 16,
         rounds: 0,
         maxNewTokens: 1024,
         seed: 7,
+        temperature: 0,
         verifier: "deep",
         verifierThreshold: 0.35,
         lean: "require",
@@ -98,6 +106,8 @@ describe("serverSettingsFromConfiguration", () => {
     ["samples", "4", 'expected a number, found "4"'],
     ["rounds", -1, "expected a number of at least 0, found -1"],
     ["seed", Number.NaN, "expected a number, found NaN"],
+    ["template", "fim", 'expected one of "auto", "completion", "chat", found "fim"'],
+    ["temperature", -0.5, "expected a number of at least 0, found -0.5"],
     ["verifierThreshold", 1.5, "expected a number from 0 to 1, found 1.5"],
     ["timeBudgetSeconds", 0, "expected a number above 0, found 0"],
     ["model", ["a"], "expected text, found a list"],

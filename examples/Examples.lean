@@ -1,0 +1,4 @@
+import Examples.Basic
+import Examples.Logic
+import Examples.Recursion
+import Examples.Lists

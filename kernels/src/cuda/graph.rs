@@ -1,0 +1,66 @@
+//! CUDA graphs: a sequence of launches on the device's stream recorded once and replayed with one
+//! call, which removes the per-kernel launch cost that dominates a small decode step.
+
+use super::device::CudaDevice;
+use super::CudaError;
+use cudarc::driver::sys::{CUgraphInstantiate_flags, CUstreamCaptureMode};
+use cudarc::driver::CudaGraph;
+
+/// A recorded graph, replayed on the stream it was captured from. The buffers it was recorded
+/// with must stay allocated, at the same addresses, as long as it is replayed.
+pub struct CapturedGraph {
+    graph: CudaGraph,
+}
+
+// SAFETY: CUDA requires that one graph is not used from two threads at once; `launch` takes
+// `&mut self`, so a graph moved to another thread is still used by one thread at a time.
+unsafe impl Send for CapturedGraph {}
+
+impl std::fmt::Debug for CapturedGraph {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("CapturedGraph")
+    }
+}
+
+impl CapturedGraph {
+    /// Queues the whole graph on the device's stream.
+    pub fn launch(&mut self, device: &CudaDevice) -> Result<(), CudaError> {
+        device.bind()?;
+        self.graph
+            .launch()
+            .map_err(CudaError::driver("replaying a CUDA graph"))
+    }
+}
+
+impl CudaDevice {
+    /// Records what `record` queues on the stream as a graph instead of running it. Nothing may
+    /// be allocated, freed or copied from the host inside `record`.
+    pub fn capture(
+        &self,
+        record: impl FnOnce(&CudaDevice) -> Result<(), CudaError>,
+    ) -> Result<CapturedGraph, CudaError> {
+        self.bind()?;
+        self.stream
+            .begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
+            .map_err(CudaError::driver("starting a CUDA graph capture"))?;
+        let recorded = record(self);
+        // The capture must end whatever happened, or the stream stays in capture mode.
+        let ended = self
+            .stream
+            .end_capture(CUgraphInstantiate_flags(0))
+            .map_err(CudaError::driver("ending a CUDA graph capture"));
+        recorded?;
+        match ended? {
+            Some(graph) => {
+                graph
+                    .upload()
+                    .map_err(CudaError::driver("uploading a CUDA graph"))?;
+                Ok(CapturedGraph { graph })
+            }
+            None => Err(CudaError::InvalidArgument {
+                op: "capture",
+                problem: "the capture recorded no work".to_owned(),
+            }),
+        }
+    }
+}
