@@ -150,6 +150,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             spec: model.spec.clone(),
             directory: model.model_dir.display().to_string(),
             template: model.family.name(),
+            device: model.device_description.clone(),
         },
         lean: lean_description,
         settings: SettingsInfo {

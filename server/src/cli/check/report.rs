@@ -36,6 +36,8 @@ pub struct ModelInfo {
     pub directory: String,
     /// `completion` or `chat`.
     pub template: &'static str,
+    /// Where the model ran: `cpu`, or `cuda (GPU name, sm_XY)`.
+    pub device: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
