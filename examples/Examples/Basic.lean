@@ -16,10 +16,9 @@ theorem add_comm_term (a b : Nat) : a + b = b + a := Nat.add_comm a b
 theorem le_trans_example (a b c : Nat) (h1 : a ≤ b) (h2 : b ≤ c) : a ≤ c := by
   sorry
 
-theorem bounds_with_have (x : Nat) (h1 : 2 ≤ x) (h2 : x ≤ 5) : 4 ≤ 2 * x ∧ 2 * x ≤ 10 := by
-  have hlow : 4 ≤ 2 * x := by sorry
-  have hhigh : 2 * x ≤ 10 := by omega
-  exact ⟨hlow, hhigh⟩
+theorem gt_of_eq_add_two (a b : Nat) (h : a = b + 2) : a > b := by
+  have hb : b < b + 2 := by sorry
+  omega
 
 theorem calc_add_one_le (a b c : Nat) (h1 : a ≤ b) (h2 : b ≤ c) : a + 1 ≤ c + 1 := by
   calc a + 1 ≤ b + 1 := by omega
