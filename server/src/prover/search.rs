@@ -387,7 +387,7 @@ impl Prover {
             {
                 continue;
             }
-            let tokens = self.token_scores(&prompt_text, &step_text)?;
+            let tokens = self.proof_token_scores(&prompt_text, &step_text)?;
             let score = overall_score(insertion.replace, &tokens, &step_text)
                 .map_or(0.0, |whole| whole.score);
             let lean_accepted = match &checker {
@@ -533,6 +533,28 @@ impl Prover {
         Ok(self.caches.token_scores.put(key, tokens))
     }
 
+    /// The tokens of a proof text as the model would write it in a completion prompt: followed
+    /// by the line break and closing fence that end it. Tokenizers merge a closing bracket with
+    /// the line break after it (`]\n` is one token in Qwen's), so scoring the text alone would
+    /// end on a token the model never writes there. Tokens that start after the proof are left
+    /// out; one that straddles its end counts for it.
+    fn proof_token_scores(
+        &self,
+        prompt_text: &str,
+        proof_text: &str,
+    ) -> anyhow::Result<Vec<super::model::TokenLogprob>> {
+        let continuation = format!("{proof_text}\n{CODE_FENCE_CLOSE}");
+        let tokens = self.token_scores(prompt_text, &continuation)?;
+        Ok(tokens
+            .iter()
+            .filter(|token| token.start < proof_text.len())
+            .map(|token| super::model::TokenLogprob {
+                end: token.end.min(proof_text.len()),
+                ..token.clone()
+            })
+            .collect())
+    }
+
     fn lean_verdict(
         &self,
         checker: &LeanChecker,
@@ -639,7 +661,7 @@ impl Prover {
         let judged_text = judged_range.slice(text);
         let (whole, step_scores, review) = match settings.verifier {
             VerifierMode::Fast => {
-                let tokens = self.token_scores(&prompt_prefix, judged_text)?;
+                let tokens = self.proof_token_scores(&prompt_prefix, judged_text)?;
                 let step_scores = score_steps(steps, judged_range, &tokens, judged_text)
                     .into_iter()
                     .map(|(_, score)| score)

@@ -103,10 +103,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .filter_map(|file| file.text.as_ref().ok())
         .map(|text| {
             let outline = outline(text);
-            outline
-                .declarations
-                .iter()
-                .filter(|d| d.proof_range.is_some() && d.kind.has_proof())
+            (0..outline.declarations.len())
+                .filter(|idx| crate::prover::is_proof(&outline, *idx))
                 .count()
                 + outline.sorries.len()
         })
@@ -233,7 +231,7 @@ fn check_file(
     let mut proofs = Vec::new();
     let mut proof_declarations = Vec::new();
     for (declaration_idx, declaration) in outline.declarations.iter().enumerate() {
-        if declaration.proof_range.is_none() || !declaration.kind.has_proof() {
+        if !crate::prover::is_proof(&outline, declaration_idx) {
             continue;
         }
         progress.set_message(format!(
