@@ -1,6 +1,7 @@
 //! The options every command that runs the prover shares (`check`, and the defaults of
 //! `serve`): which model, which template, threads, Lean, the verifier, and the search budget.
 
+use super::engine::DeviceArgs;
 use crate::prover::limits::{
     DEFAULT_MAX_NEW_TOKENS, DEFAULT_ROUNDS, DEFAULT_SAMPLES, DEFAULT_TEMPERATURE,
 };
@@ -72,6 +73,8 @@ pub struct ProverOptions {
     /// Worker threads for the model (default: every core).
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 impl ProverOptions {
@@ -125,11 +128,13 @@ impl ProverOptions {
     /// Finds (or fetches) and loads the model.
     pub fn load_model(&self) -> anyhow::Result<ProverModel> {
         let directory = super::model_source::resolve(&self.model)?;
-        ProverModel::load(
+        let device = self.device.select()?;
+        ProverModel::load_on(
             &self.model,
             &directory,
             self.template_choice(),
             self.threads,
+            &device,
         )
     }
 }

@@ -23,6 +23,9 @@ pub const DEEP_REVIEW_MAX_NEW_TOKENS: usize = 192;
 pub const DEFAULT_FLAG_THRESHOLD: f32 = 0.25;
 /// Tokens of preceding declarations put in a prompt as context.
 pub const DEFAULT_CONTEXT_TOKEN_BUDGET: usize = 1024;
+/// Tokens set aside for a prompt's fixed text (instructions, fences, a goal comment) when
+/// fitting the context into the model's window.
+pub const PROMPT_OVERHEAD_TOKENS: usize = 128;
 /// Proposals kept in the proposal cache.
 pub const PROPOSAL_CACHE_ENTRIES: usize = 256;
 /// Step scores kept in the score cache.

@@ -33,7 +33,7 @@ pub use outcome::{
 };
 pub use search::StepProposal;
 pub use settings::{LeanMode, SearchSettings, TemplateChoice, VerifierMode};
-pub use target::{Insertion, Target, TargetError};
+pub use target::{is_proof, Insertion, Target, TargetError};
 
 use cache::ProverCaches;
 use proofwright_lean::syntax::Outline;

@@ -7,6 +7,7 @@ use super::control::WorkControl;
 use super::limits::{DEFAULT_FLAG_THRESHOLD, MODEL_SETTINGS_FILE};
 use super::settings::TemplateChoice;
 use anyhow::{bail, Context};
+use proofwright_model::device::Device;
 use proofwright_model::{
     ChatMessage, ChatTemplate, FinishReason, GeneratedSample, GenerationRequest, LanguageModel,
     SamplingParams,
@@ -69,19 +70,33 @@ pub struct ProverModel {
     chat_template: Option<ChatTemplate>,
     /// The fast verifier's threshold for this model.
     pub flag_threshold: f32,
+    /// Where the model runs, for people (`cpu`, `cuda (…)`).
+    pub device_description: String,
     threads: rayon::ThreadPool,
     n_threads: usize,
 }
 
 impl ProverModel {
-    /// Loads the checkpoint in `model_dir`. `threads` defaults to every core.
+    /// Loads the checkpoint in `model_dir` onto the CPU. `threads` defaults to every core.
     pub fn load(
         spec: &str,
         model_dir: &Path,
         template: TemplateChoice,
         threads: Option<NonZeroUsize>,
     ) -> anyhow::Result<ProverModel> {
-        let language_model = LanguageModel::load(model_dir)
+        ProverModel::load_on(spec, model_dir, template, threads, &Device::Cpu)
+    }
+
+    /// Loads the checkpoint in `model_dir` onto `device`. `threads` (the CPU's worker threads)
+    /// defaults to every core.
+    pub fn load_on(
+        spec: &str,
+        model_dir: &Path,
+        template: TemplateChoice,
+        threads: Option<NonZeroUsize>,
+        device: &Device,
+    ) -> anyhow::Result<ProverModel> {
+        let language_model = LanguageModel::load_on(model_dir, device)
             .with_context(|| format!("cannot load the model in {}", model_dir.display()))?;
         let settings_path = model_dir.join(MODEL_SETTINGS_FILE);
         let directory_settings: ModelDirectorySettings = if settings_path.exists() {
@@ -124,6 +139,7 @@ impl ProverModel {
             chat_template: chat_template.filter(|_| family == PromptFamily::Chat),
             family,
             flag_threshold,
+            device_description: device.description(),
             threads,
             n_threads,
         })
@@ -157,6 +173,11 @@ impl ProverModel {
     /// Identifies the model in cache keys.
     pub fn cache_identity(&self) -> String {
         format!("{}|{}", self.model_dir.display(), self.family.name())
+    }
+
+    /// The longest sequence the model takes (prompt and generated tokens together).
+    pub fn context_length(&self) -> usize {
+        self.language_model.transformer.config.context_length()
     }
 
     pub fn count_tokens(&self, text: &str) -> usize {

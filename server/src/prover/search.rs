@@ -6,7 +6,7 @@ use super::cache::cache_key;
 use super::candidate::{cut_continuation, PlacedCandidate};
 use super::control::{ProgressEvent, WorkControl};
 use super::lean::{check_declaration, DeclarationVerdict, LeanChecker};
-use super::limits::{DEEP_REVIEW_MAX_NEW_TOKENS, NEXT_STEP_MAX_NEW_TOKENS};
+use super::limits::{DEEP_REVIEW_MAX_NEW_TOKENS, NEXT_STEP_MAX_NEW_TOKENS, PROMPT_OVERHEAD_TOKENS};
 use super::model::{sample_is_complete, PromptFamily};
 use super::outcome::{
     CandidateReport, FlagReason, FlaggedStep, LeanFindings, ProofReport, Provenance, ReviewSummary,
@@ -62,17 +62,27 @@ impl Prover {
         settings.flag_threshold.unwrap_or(self.model.flag_threshold)
     }
 
+    /// The prompt context for a declaration: the configured token budget, shrunk so that the
+    /// context, the declaration and `max_new_tokens` fit the model's context window.
     fn context(
         &self,
         document: &ProofDocument,
         declaration_idx: usize,
         settings: &SearchSettings,
     ) -> String {
+        let declaration_tokens = self.model.count_tokens(
+            document.outline.declarations[declaration_idx]
+                .range
+                .slice(document.text),
+        );
+        let room = self.model.context_length().saturating_sub(
+            declaration_tokens + settings.max_new_tokens.get() + PROMPT_OVERHEAD_TOKENS,
+        );
         prompt::context_before(
             document.text,
             document.outline,
             declaration_idx,
-            settings.context_token_budget,
+            settings.context_token_budget.min(room),
             &|text| self.model.count_tokens(text),
         )
     }
@@ -377,8 +387,9 @@ impl Prover {
             {
                 continue;
             }
-            let tokens = self.token_scores(&prompt_text, &step_text)?;
-            let score = overall_score(&tokens).unwrap_or(0.0);
+            let tokens = self.proof_token_scores(&prompt_text, &step_text)?;
+            let score = overall_score(insertion.replace, &tokens, &step_text)
+                .map_or(0.0, |whole| whole.score);
             let lean_accepted = match &checker {
                 Some(checker) => {
                     // The step followed by `sorry` for whatever remains: accepted when Lean
@@ -522,6 +533,28 @@ impl Prover {
         Ok(self.caches.token_scores.put(key, tokens))
     }
 
+    /// The tokens of a proof text as the model would write it in a completion prompt: followed
+    /// by the line break and closing fence that end it. Tokenizers merge a closing bracket with
+    /// the line break after it (`]\n` is one token in Qwen's), so scoring the text alone would
+    /// end on a token the model never writes there. Tokens that start after the proof are left
+    /// out; one that straddles its end counts for it.
+    fn proof_token_scores(
+        &self,
+        prompt_text: &str,
+        proof_text: &str,
+    ) -> anyhow::Result<Vec<super::model::TokenLogprob>> {
+        let continuation = format!("{proof_text}\n{CODE_FENCE_CLOSE}");
+        let tokens = self.token_scores(prompt_text, &continuation)?;
+        Ok(tokens
+            .iter()
+            .filter(|token| token.start < proof_text.len())
+            .map(|token| super::model::TokenLogprob {
+                end: token.end.min(proof_text.len()),
+                ..token.clone()
+            })
+            .collect())
+    }
+
     fn lean_verdict(
         &self,
         checker: &LeanChecker,
@@ -626,19 +659,23 @@ impl Prover {
             None,
         );
         let judged_text = judged_range.slice(text);
-        let (overall, step_scores, review) = match settings.verifier {
+        let (whole, step_scores, review) = match settings.verifier {
             VerifierMode::Fast => {
-                let tokens = self.token_scores(&prompt_prefix, judged_text)?;
+                let tokens = self.proof_token_scores(&prompt_prefix, judged_text)?;
                 let step_scores = score_steps(steps, judged_range, &tokens, judged_text)
                     .into_iter()
                     .map(|(_, score)| score)
                     .collect();
-                (overall_score(&tokens), step_scores, None)
+                (
+                    overall_score(judged_range, &tokens, judged_text),
+                    step_scores,
+                    None,
+                )
             }
             VerifierMode::Deep => {
                 let summary =
                     self.review(context, declaration.range.slice(text), settings, control)?;
-                (summary.score, Vec::new(), Some((*summary).clone()))
+                (None, Vec::new(), Some((*summary).clone()))
             }
         };
         let lean = match checker {
@@ -666,7 +703,7 @@ impl Prover {
             &judged_steps,
             judged_range,
             has_sorry,
-            overall,
+            whole.as_ref(),
             &step_scores,
             review.as_ref(),
             lean.as_ref(),
@@ -710,12 +747,13 @@ fn decide(
     judged_steps: &[usize],
     judged_range: ByteRange,
     has_sorry: bool,
-    overall: Option<f32>,
+    whole_score: Option<&StepScore>,
     step_scores: &[StepScore],
     review: Option<&ReviewSummary>,
     lean: Option<&LeanFindings>,
     threshold: f32,
 ) -> Provenance {
+    let overall = whole_score.map(|whole| whole.score);
     if has_sorry {
         return Provenance::Unproved {
             reason: "a sorry is left in the proof".to_owned(),
@@ -834,6 +872,19 @@ fn decide(
         })
         .collect();
     match (low.is_empty(), overall) {
+        // A proof without steps (a term) is judged by its overall score.
+        (true, Some(score)) if step_scores.is_empty() && score < threshold => {
+            let weakest = whole_score.expect("an overall score");
+            Provenance::Flagged {
+                score: overall,
+                flagged: vec![whole(vec![FlagReason::LowConfidence {
+                    score,
+                    threshold,
+                    weakest_token: weakest.weakest_token.clone(),
+                    weakest_probability: weakest.weakest_probability,
+                }])],
+            }
+        }
         (true, Some(score)) => Provenance::Neural { score },
         (true, None) => Provenance::Unproved {
             reason: "the proof is empty".to_owned(),

@@ -4,7 +4,7 @@
 
 use super::limits::BLOCK_INDENT;
 use proofwright_lean::position::{ByteOffset, ByteRange};
-use proofwright_lean::syntax::{Declaration, Outline, ProofKind};
+use proofwright_lean::syntax::{Declaration, DeclarationKind, Outline, ProofKind};
 use serde::Serialize;
 
 /// The thing to prove or re-prove.
@@ -84,6 +84,25 @@ impl Target {
             }
             | Target::Proof { declaration_idx } => Some(declaration_idx),
         }
+    }
+}
+
+/// Whether a declaration is a proof to judge: a `theorem`, `lemma` or `example` with a body, or
+/// any other declaration whose body still holds a `sorry` (an unfinished definition). Finished
+/// definitions are programs, not proofs: the verifier has nothing to say about them.
+pub fn is_proof(outline: &Outline, declaration_idx: usize) -> bool {
+    let Some(declaration) = outline.declarations.get(declaration_idx) else {
+        return false;
+    };
+    if declaration.proof_range.is_none() || !declaration.kind.has_proof() {
+        return false;
+    }
+    match declaration.kind {
+        DeclarationKind::Theorem | DeclarationKind::Lemma | DeclarationKind::Example => true,
+        _ => outline
+            .sorries
+            .iter()
+            .any(|sorry| sorry.declaration == Some(declaration_idx)),
     }
 }
 
@@ -443,6 +462,14 @@ mod tests {
         );
         assert_eq!(alternative.replace.slice(text), "rw [Nat.add_comm]");
         assert!(alternative.single_step);
+    }
+
+    #[test]
+    fn finished_definitions_are_not_proofs() {
+        let text = "def double : Nat → Nat\n  | 0 => 0\n  | n + 1 => double n + 2\n\ndef todo : Nat := sorry\n\ntheorem t : True := trivial\n";
+        let outline = outline(text);
+        let judged: Vec<bool> = (0..3).map(|idx| is_proof(&outline, idx)).collect();
+        assert_eq!(judged, [false, true, true]);
     }
 
     #[test]

@@ -75,12 +75,26 @@ pub fn score_steps(
     scores
 }
 
-/// The geometric mean probability of a whole scored text.
-pub fn overall_score(tokens: &[TokenLogprob]) -> Option<f32> {
-    if tokens.is_empty() {
-        return None;
-    }
-    Some((tokens.iter().map(|token| token.logprob).sum::<f32>() / tokens.len() as f32).exp())
+/// The score of a whole scored text (geometric-mean token probability and its least likely
+/// token), with `range` as its place in the document.
+pub fn overall_score(
+    range: ByteRange,
+    tokens: &[TokenLogprob],
+    scored_text: &str,
+) -> Option<StepScore> {
+    let weakest = tokens
+        .iter()
+        .min_by(|a, b| a.logprob.total_cmp(&b.logprob))?;
+    let mean = tokens.iter().map(|token| token.logprob).sum::<f32>() / tokens.len() as f32;
+    Some(StepScore {
+        range,
+        score: mean.exp(),
+        weakest_token: scored_text
+            .get(weakest.start..weakest.end)
+            .unwrap_or("")
+            .to_owned(),
+        weakest_probability: weakest.logprob.exp(),
+    })
 }
 
 /// What one review said.

@@ -103,10 +103,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .filter_map(|file| file.text.as_ref().ok())
         .map(|text| {
             let outline = outline(text);
-            outline
-                .declarations
-                .iter()
-                .filter(|d| d.proof_range.is_some() && d.kind.has_proof())
+            (0..outline.declarations.len())
+                .filter(|idx| crate::prover::is_proof(&outline, *idx))
                 .count()
                 + outline.sorries.len()
         })
@@ -150,6 +148,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             spec: model.spec.clone(),
             directory: model.model_dir.display().to_string(),
             template: model.family.name(),
+            device: model.device_description.clone(),
         },
         lean: lean_description,
         settings: SettingsInfo {
@@ -232,7 +231,7 @@ fn check_file(
     let mut proofs = Vec::new();
     let mut proof_declarations = Vec::new();
     for (declaration_idx, declaration) in outline.declarations.iter().enumerate() {
-        if declaration.proof_range.is_none() || !declaration.kind.has_proof() {
+        if !crate::prover::is_proof(&outline, declaration_idx) {
             continue;
         }
         progress.set_message(format!(
@@ -243,13 +242,16 @@ fn check_file(
                 .as_deref()
                 .unwrap_or(declaration.kind.keyword())
         ));
-        let report = prover.verify(
+        match prover.verify(
             &document,
             declaration_idx,
             settings,
             &WorkControl::unbounded(),
-        )?;
-        proofs.push(proof_entry(declaration, &report, &positions));
+        ) {
+            Ok(report) => proofs.push(proof_entry(declaration, &report, &positions)),
+            Err(error) if is_environment_error(&error) => return Err(error),
+            Err(error) => proofs.push(unjudged_entry(declaration, &error, &positions)),
+        }
         proof_declarations.push(declaration_idx);
         progress.inc(1);
     }
@@ -298,17 +300,15 @@ fn check_file(
                     error: None,
                 }
             }
-            Err(error) if error.downcast_ref::<crate::prover::TargetError>().is_some() => {
-                SorryEntry {
-                    range: positions.range(sorry.range),
-                    declaration: declaration_name,
-                    best: None,
-                    rounds_run: 0,
-                    search_end: "not-searched".to_owned(),
-                    error: Some(format!("{error:#}")),
-                }
-            }
-            Err(error) => return Err(error),
+            Err(error) if is_environment_error(&error) => return Err(error),
+            Err(error) => SorryEntry {
+                range: positions.range(sorry.range),
+                declaration: declaration_name,
+                best: None,
+                rounds_run: 0,
+                search_end: "not-searched".to_owned(),
+                error: Some(format!("{error:#}")),
+            },
         };
         sorries.push(entry);
         progress.inc(1);
@@ -340,6 +340,33 @@ fn check_file(
         }
     }
     Ok(report)
+}
+
+/// Errors that concern the whole run rather than one proof (`--lean require` without Lean):
+/// they end `check` with exit status 2.
+fn is_environment_error(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<crate::prover::LeanRequired>()
+        .is_some()
+}
+
+/// A proof the prover could not judge (too long for the model's context, say): reported as
+/// unproved with the reason, so the run goes on and still fails.
+fn unjudged_entry(
+    declaration: &proofwright_lean::syntax::Declaration,
+    error: &anyhow::Error,
+    positions: &Positions,
+) -> report::ProofEntry {
+    report::ProofEntry {
+        declaration: declaration.name.clone(),
+        kind: declaration.kind.keyword(),
+        range: positions.range(declaration.proof_range.unwrap_or(declaration.range)),
+        status: "unproved",
+        score: None,
+        reason: Some(format!("could not be judged: {error:#}")),
+        flagged: Vec::new(),
+        lean: None,
+    }
 }
 
 /// After `--fix`, a proof whose every sorry was replaced now stands as its proposals do: a

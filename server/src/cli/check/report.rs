@@ -36,6 +36,8 @@ pub struct ModelInfo {
     pub directory: String,
     /// `completion` or `chat`.
     pub template: &'static str,
+    /// Where the model ran: `cpu`, or `cuda (GPU name, sm_XY)`.
+    pub device: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -218,16 +220,7 @@ pub fn proof_entry(
         kind: declaration.kind.keyword(),
         range: positions.range(report.proof_range),
         status: report.provenance.label(),
-        score: report.provenance.score().or_else(|| {
-            // Unproved proofs still have the model's opinion of what is there.
-            let scores: Vec<f32> = report.step_scores.iter().map(|step| step.score).collect();
-            (!scores.is_empty()).then(|| {
-                scores
-                    .iter()
-                    .product::<f32>()
-                    .powf(1.0 / scores.len() as f32)
-            })
-        }),
+        score: report.provenance.score(),
         reason: match &report.provenance {
             Provenance::Unproved { reason } => Some(reason.clone()),
             _ => None,
