@@ -22,6 +22,7 @@ __device__ __forceinline__ float bf16_to_float(u16 bits) {
     return __uint_as_float(((u32)bits) << 16);
 }
 
+#ifndef PROOFWRIGHT_HOST_EMULATION
 __device__ __forceinline__ float f16_to_float(u16 bits) {
     float value;
     asm("cvt.f32.f16 %0, %1;" : "=f"(value) : "h"(bits));
@@ -40,6 +41,26 @@ __device__ __forceinline__ u16 float_to_f16(float value) {
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(bits) : "f"(value));
     return bits;
 }
+#else
+// The same conversions in C++, for running the kernels on the host (kernels/cuda/emulation).
+inline float f16_to_float(u16 bits) {
+    _Float16 half;
+    std::memcpy(&half, &bits, 2);
+    return (float)half;
+}
+
+inline u16 float_to_bf16(float value) {
+    const u32 bits = __float_as_uint(value);
+    return (u16)((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+inline u16 float_to_f16(float value) {
+    const _Float16 half = (_Float16)value;
+    u16 bits;
+    std::memcpy(&bits, &half, 2);
+    return bits;
+}
+#endif
 
 struct F32 {
     typedef float storage;
