@@ -226,3 +226,34 @@ fn the_end_of_input_stops_the_server_and_every_lean_process() {
         );
     }
 }
+
+#[test]
+fn a_terminate_signal_stops_the_server_and_every_lean_process() {
+    let project = StandInProject::new(None, true);
+    let text = "theorem t : True := by\n  trivial\n";
+    let file = project.write("Terminated.lean", text);
+    let uri = lsp_support::file_uri(&file);
+    let mut client = LspClient::start(&[], Some(&project), &[]);
+    client.initialize(Some(&project.project()), test_settings("auto"));
+    client.wait_for_model();
+    client.open(&uri, text);
+    client.diagnostics(&uri, 1);
+    let lean_processes = stand_in_process_ids(&project);
+    assert!(
+        !lean_processes.is_empty(),
+        "verification started the stand-in"
+    );
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(client.process_id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    assert_eq!(client.wait_for_exit().code(), Some(1));
+    for process_id in lean_processes {
+        assert!(
+            process_is_gone(process_id),
+            "Lean stand-in {process_id} outlived the server"
+        );
+    }
+}

@@ -9,7 +9,10 @@ use super::limits::{
     PANIC_REQUEST_VARIABLE, PROGRESS_CREATE_TIMEOUT, STATUS_NOTIFICATION_INTERVAL,
     WORKER_STOP_TIMEOUT, WORKER_THREADS, WORK_QUEUE_CAPACITY,
 };
-use super::present::{completion_items, status_title, DocumentFindings, SearchNote, DATA_MARKER};
+use super::present::{
+    completion_items, plain_text, status_title, DocumentFindings, SearchNote, TextFormats,
+    DATA_MARKER,
+};
 use super::settings::{ServerSettings, SETTINGS_SECTION};
 use super::work_queue::{JobError, JobRequest, Priority, StalePolicy, WorkQueue};
 use crate::prover::{
@@ -81,6 +84,7 @@ struct ClientFeatures {
     apply_edit: bool,
     document_changes: bool,
     code_lens_refresh: bool,
+    formats: TextFormats,
 }
 
 /// How `proofwright serve` was started.
@@ -1282,6 +1286,25 @@ fn verify_result(snapshot: &DocumentSnapshot, report: &ProofReport) -> Value {
     })
 }
 
+/// The text formats the editor declared it can show.
+fn text_formats(capabilities: &tower_lsp_server::ls_types::ClientCapabilities) -> TextFormats {
+    let text_document = capabilities.text_document.as_ref();
+    let completion_item = text_document
+        .and_then(|text_document| text_document.completion.as_ref())
+        .and_then(|completion| completion.completion_item.as_ref());
+    TextFormats {
+        completion_markdown: completion_item
+            .and_then(|item| item.documentation_format.as_ref())
+            .is_some_and(|formats| formats.contains(&MarkupKind::Markdown)),
+        completion_label_details: completion_item.and_then(|item| item.label_details_support)
+            == Some(true),
+        hover_markdown: text_document
+            .and_then(|text_document| text_document.hover.as_ref())
+            .and_then(|hover| hover.content_format.as_ref())
+            .is_some_and(|formats| formats.contains(&MarkupKind::Markdown)),
+    }
+}
+
 fn position_arguments(uri: &Uri, position: Position) -> Vec<Value> {
     vec![json!({ "uri": uri, "position": position })]
 }
@@ -1306,6 +1329,7 @@ impl LanguageServer for Backend {
                 .and_then(|workspace| workspace.code_lens.as_ref())
                 .and_then(|code_lens| code_lens.refresh_support)
                 == Some(true),
+            formats: text_formats(capabilities),
         };
         *lock(&self.core.features) = features;
         #[allow(deprecated)]
@@ -1485,8 +1509,9 @@ impl LanguageServer for Backend {
             JobError::Cancelled => Error::content_modified(),
             other => job_error(other),
         })?;
+        let formats = lock(&self.core.features).formats;
         Ok(Some(CompletionResponse::Array(completion_items(
-            &snapshot, &proposals,
+            &snapshot, &proposals, formats,
         ))))
     }
 
@@ -1504,10 +1529,18 @@ impl LanguageServer for Backend {
         else {
             return Ok(None);
         };
-        Ok(findings.hover_at(offset).map(|(markdown, range)| Hover {
-            contents: HoverContents::Markup(MarkupContent {
-                kind: MarkupKind::Markdown,
-                value: markdown,
+        let markdown = lock(&self.core.features).formats.hover_markdown;
+        Ok(findings.hover_at(offset).map(|(text, range)| Hover {
+            contents: HoverContents::Markup(if markdown {
+                MarkupContent {
+                    kind: MarkupKind::Markdown,
+                    value: text,
+                }
+            } else {
+                MarkupContent {
+                    kind: MarkupKind::PlainText,
+                    value: plain_text(&text),
+                }
             }),
             range: Some(snapshot.range_of(range)),
         }))

@@ -1,10 +1,10 @@
 //! Open documents. Text sync happens on the main loop and costs a string edit; the outline
-//! (tree-sitter + segmenter, tens of milliseconds on a large file) is made on one analysis
-//! thread, which publishes a snapshot (text, line index, outline) per version. Requests that need
-//! the outline wait for the snapshot of their version without blocking the main loop.
+//! (keyword scan + segmenter) is made on one analysis thread, which publishes a snapshot (text,
+//! line index, outline) per version, outlining only the newest when edits pile up. Requests that
+//! need the outline wait for the snapshot of their version without blocking the main loop.
 
 use proofwright_lean::position::{ByteRange, LineIndex, Utf16Position};
-use proofwright_lean::syntax::{Outline, ParsedDocument, TextEdit};
+use proofwright_lean::syntax::Outline;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
@@ -147,7 +147,6 @@ enum AnalysisMessage {
     Change {
         uri: Uri,
         version: i32,
-        edits: Vec<TextEdit>,
         text: Arc<str>,
     },
     Close {
@@ -236,7 +235,6 @@ impl DocumentStore {
             );
         }
         let mut byte_edits = Vec::with_capacity(changes.len());
-        let mut text_edits = Vec::with_capacity(changes.len());
         for change in changes {
             let (start, end) = match change.range {
                 Some(range) => {
@@ -262,10 +260,6 @@ impl DocumentStore {
                 old_end: end,
                 new_len: change.text.len(),
             });
-            text_edits.push(TextEdit {
-                range: ByteRange::new(start, end),
-                new_text: change.text,
-            });
         }
         document.version = version;
         let text: Arc<str> = Arc::from(document.text.as_str());
@@ -273,7 +267,6 @@ impl DocumentStore {
         self.send(AnalysisMessage::Change {
             uri: uri.clone(),
             version,
-            edits: text_edits,
             text,
         });
         Ok(AppliedChange {
@@ -381,10 +374,17 @@ pub fn document_path(uri: &Uri) -> PathBuf {
 }
 
 struct AnalysedDocument {
-    parsed: ParsedDocument,
     uri: Uri,
     path: PathBuf,
     snapshots: watch::Sender<Option<Arc<DocumentSnapshot>>>,
+}
+
+/// The outline of one version. tree-sitter is left out: in the outline it only confirms where
+/// declarations start (`Declaration::source` and the `tree_sitter_*` parser notes), which nothing
+/// here reads, and a fresh parse of a large file with errors (most real proofs have some) costs
+/// tens of milliseconds, where the keyword scan and segmenter take a few.
+pub fn analyse(text: &str) -> Outline {
+    proofwright_lean::syntax::outline_without_tree_sitter(text)
 }
 
 fn publish(document: &AnalysedDocument, version: i32, text: Arc<str>) {
@@ -393,7 +393,7 @@ fn publish(document: &AnalysedDocument, version: i32, text: Arc<str>) {
         path: document.path.clone(),
         version,
         line_index: LineIndex::new(&text),
-        outline: document.parsed.outline().clone(),
+        outline: analyse(&text),
         text,
     };
     document.snapshots.send_replace(Some(Arc::new(snapshot)));
@@ -404,15 +404,8 @@ fn analysis_loop(receiver: mpsc::Receiver<AnalysisMessage>) {
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         batch.extend(receiver.try_iter());
-        // Changes of one document after which another change of it follows in this batch are
-        // not outlined; the last one is outlined from its full text.
-        let mut later_changes: HashMap<Uri, usize> = HashMap::new();
-        for message in &batch {
-            if let AnalysisMessage::Change { uri, .. } = message {
-                *later_changes.entry(uri.clone()).or_default() += 1;
-            }
-        }
-        let mut skipped: HashMap<Uri, bool> = HashMap::new();
+        // Only the newest version of each document in a batch is outlined.
+        let mut newest: HashMap<Uri, (i32, Arc<str>)> = HashMap::new();
         for message in batch {
             match message {
                 AnalysisMessage::Open {
@@ -422,44 +415,28 @@ fn analysis_loop(receiver: mpsc::Receiver<AnalysisMessage>) {
                     text,
                     snapshots,
                 } => {
-                    let document = AnalysedDocument {
-                        parsed: ParsedDocument::new(text.to_string()),
-                        uri: uri.clone(),
-                        path,
-                        snapshots,
-                    };
-                    publish(&document, version, text);
-                    documents.insert(uri, document);
+                    documents.insert(
+                        uri.clone(),
+                        AnalysedDocument {
+                            uri: uri.clone(),
+                            path,
+                            snapshots,
+                        },
+                    );
+                    newest.insert(uri, (version, text));
                 }
-                AnalysisMessage::Change {
-                    uri,
-                    version,
-                    edits,
-                    text,
-                } => {
-                    let remaining = later_changes.entry(uri.clone()).or_default();
-                    *remaining = remaining.saturating_sub(1);
-                    let Some(document) = documents.get_mut(&uri) else {
-                        continue;
-                    };
-                    if *remaining > 0 {
-                        skipped.insert(uri, true);
-                        continue;
-                    }
-                    let rebuild = skipped.remove(&uri).unwrap_or(false)
-                        || edits
-                            .iter()
-                            .try_for_each(|edit| document.parsed.apply_edit(edit).map(|_| ()))
-                            .is_err()
-                        || document.parsed.text() != &*text;
-                    if rebuild {
-                        document.parsed = ParsedDocument::new(text.to_string());
-                    }
-                    publish(document, version, text);
+                AnalysisMessage::Change { uri, version, text } => {
+                    newest.insert(uri, (version, text));
                 }
                 AnalysisMessage::Close { uri } => {
                     documents.remove(&uri);
+                    newest.remove(&uri);
                 }
+            }
+        }
+        for (uri, (version, text)) in newest {
+            if let Some(document) = documents.get(&uri) {
+                publish(document, version, text);
             }
         }
     }
@@ -553,10 +530,8 @@ mod tests {
         let snapshot = block_on(store.snapshot(&uri, 2)).expect("snapshot");
         assert_eq!(&*snapshot.text, "theorem α_t : 1 = 1 := by\n  trivial\n");
         assert_eq!(snapshot.outline.sorries.len(), 0);
-        assert_eq!(
-            snapshot.outline,
-            proofwright_lean::syntax::outline(&snapshot.text)
-        );
+        assert_eq!(snapshot.outline, analyse(&snapshot.text));
+        assert_eq!(snapshot.outline.declarations[0].steps[0].text, "trivial");
         assert_eq!(
             snapshot.offset_of(Position::new(1, 99)),
             Ok(snapshot.text.len() - 1)
@@ -583,6 +558,40 @@ mod tests {
             Err(DocumentError::NotOpen { .. })
         ));
         store.stop();
+    }
+
+    /// The analysis outline is the full outline less what only tree-sitter adds.
+    #[test]
+    fn the_analysis_outline_equals_the_full_outline_but_for_tree_sitter_notes() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("scripts")
+            .join("tiny-prover")
+            .join("corpus");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
+            .expect("the tiny-prover corpus")
+            .map(|entry| entry.expect("entry").path())
+            .collect();
+        files.sort();
+        assert!(!files.is_empty());
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("corpus file");
+            let strip = |mut outline: Outline| {
+                for declaration in &mut outline.declarations {
+                    declaration.source = proofwright_lean::syntax::DeclarationSource::KeywordScan;
+                }
+                outline
+                    .problems
+                    .retain(|problem| !problem.kind.is_parser_note());
+                outline
+            };
+            assert_eq!(
+                strip(analyse(&text)),
+                strip(proofwright_lean::syntax::outline(&text)),
+                "{}",
+                file.display()
+            );
+        }
     }
 
     #[test]

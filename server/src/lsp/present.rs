@@ -182,9 +182,30 @@ fn reason_kind(reason: &FlagReason) -> &'static str {
 
 /// Completion items for next-step proposals, best first. The detail shows the score, and a
 /// check mark only when Lean accepted the step.
+/// What the editor can show in completion items and hovers (from its capabilities).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextFormats {
+    /// Completion documentation may be Markdown (else it is a plain string).
+    pub completion_markdown: bool,
+    /// Completion items may carry `labelDetails`.
+    pub completion_label_details: bool,
+    /// Hovers may be Markdown (else plain text).
+    pub hover_markdown: bool,
+}
+
+/// Markdown made plain: emphasis and code marks removed.
+pub fn plain_text(markdown: &str) -> String {
+    markdown
+        .replace("**", "")
+        .replace("```lean\n", "")
+        .replace("```", "")
+        .replace('`', "")
+}
+
 pub fn completion_items(
     snapshot: &DocumentSnapshot,
     proposals: &[StepProposal],
+    formats: TextFormats,
 ) -> Vec<CompletionItem> {
     proposals
         .iter()
@@ -198,21 +219,28 @@ pub fn completion_items(
                 Some(false) => "Lean rejected it.",
                 None => "Lean did not check it.",
             };
+            let documentation = format!(
+                "Proposed by the model, neural score {:.2} (a hint, not a check). {lean_sentence}\n\n```lean\n{}\n```",
+                proposal.score, proposal.text
+            );
             CompletionItem {
                 label: proposal.text.lines().next().unwrap_or("").to_owned(),
-                label_details: Some(CompletionItemLabelDetails {
-                    detail: None,
-                    description: Some(description.clone()),
+                label_details: formats.completion_label_details.then(|| {
+                    CompletionItemLabelDetails {
+                        detail: None,
+                        description: Some(description.clone()),
+                    }
                 }),
                 kind: Some(CompletionItemKind::SNIPPET),
                 detail: Some(format!("proofwright {description}")),
-                documentation: Some(Documentation::MarkupContent(MarkupContent {
-                    kind: MarkupKind::Markdown,
-                    value: format!(
-                        "Proposed by the model, neural score {:.2} (a hint, not a check). {lean_sentence}\n\n```lean\n{}\n```",
-                        proposal.score, proposal.text
-                    ),
-                })),
+                documentation: Some(if formats.completion_markdown {
+                    Documentation::MarkupContent(MarkupContent {
+                        kind: MarkupKind::Markdown,
+                        value: documentation,
+                    })
+                } else {
+                    Documentation::String(plain_text(&documentation))
+                }),
                 sort_text: Some(format!("{rank:04}")),
                 filter_text: Some(proposal.text.clone()),
                 text_edit: Some(CompletionTextEdit::Edit(TextEdit {

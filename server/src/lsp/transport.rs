@@ -67,6 +67,58 @@ pub fn error_response(id: Value, code: i64, message: impl Into<String>) -> Value
     json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message.into() } })
 }
 
+/// SIGTERM, SIGINT and SIGHUP end the session as the end of the input does: work is cancelled
+/// and every child process is stopped before the server exits.
+struct Termination {
+    #[cfg(unix)]
+    signals: Vec<(&'static str, tokio::signal::unix::Signal)>,
+}
+
+impl Termination {
+    fn new() -> Termination {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let signals = [
+                ("SIGTERM", SignalKind::terminate()),
+                ("SIGINT", SignalKind::interrupt()),
+                ("SIGHUP", SignalKind::hangup()),
+            ]
+            .into_iter()
+            .filter_map(|(name, kind)| match signal(kind) {
+                Ok(stream) => Some((name, stream)),
+                Err(error) => {
+                    tracing::warn!("cannot watch for {name}: {error}");
+                    None
+                }
+            })
+            .collect();
+            Termination { signals }
+        }
+        #[cfg(not(unix))]
+        Termination {}
+    }
+
+    /// The name of the first signal received (never returns when none can be watched).
+    async fn received(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            if self.signals.is_empty() {
+                return std::future::pending().await;
+            }
+            let waits = self.signals.iter_mut().map(|(name, stream)| {
+                Box::pin(async move {
+                    stream.recv().await;
+                    *name
+                })
+            });
+            futures::future::select_all(waits).await.0
+        }
+        #[cfg(not(unix))]
+        std::future::pending().await
+    }
+}
+
 /// How a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionEnd {
@@ -257,9 +309,17 @@ where
         proxy_problem: None,
     };
     let mut reader = FrameReader::new(input);
+    let mut termination = Termination::new();
     let mut exit_received = false;
     loop {
-        let body = match reader.next_body().await {
+        let next = tokio::select! {
+            next = reader.next_body() => next,
+            signal = termination.received() => {
+                tracing::info!("{signal}: stopping");
+                break;
+            }
+        };
+        let body = match next {
             Ok(Some(Ok(body))) => body,
             Ok(Some(Err(error))) => {
                 tracing::warn!("unreadable message: {error}");

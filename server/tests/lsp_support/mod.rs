@@ -165,6 +165,11 @@ impl LspClient {
         }
     }
 
+    /// The server's process id.
+    pub fn process_id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Closes the server's input (as an editor that dies would).
     pub fn close_input(&mut self) {
         self.stdin.take();
@@ -351,7 +356,11 @@ impl LspClient {
                         "codeLens": {"refreshSupport": true}
                     },
                     "window": {"workDoneProgress": true},
-                    "textDocument": {"completion": {}, "hover": {}, "codeAction": {}}
+                    "textDocument": {
+                        "completion": {"completionItem": {"documentationFormat": ["markdown", "plaintext"], "labelDetailsSupport": true}},
+                        "hover": {"contentFormat": ["markdown", "plaintext"]},
+                        "codeAction": {}
+                    }
                 },
                 "initializationOptions": options,
             }),
