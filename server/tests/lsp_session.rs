@@ -10,7 +10,7 @@ use lsp_support::{
     file_uri, process_is_gone, stand_in_process_ids, test_model, test_settings, LspClient,
 };
 use serde_json::{json, Value};
-use support::StandInProject;
+use support::{tiny_prover, StandInProject};
 
 const FLAGGED_PROOF: &str =
     "theorem add_comm' (a b : Nat) : a + b = b + a := by\n  rw [Nat.add_comm]\n";
@@ -333,5 +333,41 @@ fn configuration_comes_from_the_editor_and_follows_its_changes() {
         .iter()
         .filter(|request| request["method"] == "workspace/configuration")
         .all(|request| request["params"]["items"] == json!([{"section": "proofwright"}])));
+    assert!(client.shutdown_and_exit().success());
+}
+
+#[test]
+fn the_tiny_prover_completes_and_proves_a_theorem_it_learned() {
+    let mut client = LspClient::start(&[], None, &[]);
+    let mut settings = test_settings("off");
+    settings["model"] = json!(tiny_prover());
+    settings["template"] = json!("auto");
+    settings["maxNewTokens"] = json!(96);
+    client.initialize(None, settings);
+    client.wait_for_model();
+    let uri = "file:///virtual/Learned.lean";
+    let statement =
+        "theorem le_trans_example (a b c : Nat) (h1 : a ≤ b) (h2 : b ≤ c) : a ≤ c := by\n";
+    client.open(uri, &format!("{statement}  e"));
+    client.diagnostics(uri, 1);
+    let completion = client.result("textDocument/completion", position(uri, 1, 3));
+    assert_eq!(
+        completion[0]["label"], "exact Nat.le_trans h1 h2",
+        "{completion}"
+    );
+
+    let version = client.change(uri, &format!("{statement}  sorry\n"));
+    client.diagnostics(uri, version);
+    let result = client.result(
+        "workspace/executeCommand",
+        json!({"command": "proofwright.prove", "arguments": [{"uri": uri, "position": {"line": 1, "character": 3}}]}),
+    );
+    // Lean is off, so the neural verifier's acceptance is what puts the proof in.
+    assert_eq!(result["provenance"], "neural", "{result}");
+    assert_eq!(result["applied"], true, "{result}");
+    assert_eq!(
+        client.text(uri),
+        format!("{statement}  exact Nat.le_trans h1 h2\n")
+    );
     assert!(client.shutdown_and_exit().success());
 }
