@@ -7,6 +7,7 @@ use crate::prover::ProverModel;
 use anyhow::bail;
 use clap::Args;
 use proofwright_lean::process::DiscoveryEnvironment;
+use proofwright_model::device::{select_device, DeviceRequest};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,7 +53,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let defaults = ServerSettings {
         model: args.prover.model.clone(),
         template: args.prover.template_choice(),
-        device: DeviceChoice::Auto,
+        device: match args.prover.device.device {
+            DeviceRequest::Auto => DeviceChoice::Auto,
+            DeviceRequest::Cpu => DeviceChoice::Cpu,
+            DeviceRequest::Cuda => DeviceChoice::Cuda,
+        },
         threads: args.prover.threads,
         samples: search.n_samples,
         rounds: search.n_rounds,
@@ -66,13 +71,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         time_budget: search.time_budget,
     };
     let loader: ModelLoader = Arc::new(|choice: &ModelChoice| {
-        if choice.device == DeviceChoice::Cuda {
-            bail!(
-                "device cuda: this build runs the prover's model on the CPU only; set proofwright.device to auto or cpu"
-            );
+        let request = match choice.device {
+            DeviceChoice::Auto => DeviceRequest::Auto,
+            DeviceChoice::Cpu => DeviceRequest::Cpu,
+            DeviceChoice::Cuda => DeviceRequest::Cuda,
+        };
+        let selection = select_device(request)?;
+        if let Some(reason) = &selection.fallback_reason {
+            tracing::info!("no usable GPU, the model runs on the CPU: {reason}");
         }
         let directory = super::model_source::resolve(&choice.model)?;
-        ProverModel::load(&choice.model, &directory, choice.template, choice.threads)
+        ProverModel::load_on(
+            &choice.model,
+            &directory,
+            choice.template,
+            choice.threads,
+            &selection.device,
+        )
     });
     let code = crate::lsp::serve(
         ServeOptions {

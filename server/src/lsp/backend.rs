@@ -368,12 +368,15 @@ fn target_range(outline: &Outline, target: &Target) -> Option<ByteRange> {
 }
 
 /// Whether completion makes sense at `offset`: inside a tactic proof.
-fn in_tactic_proof(outline: &Outline, offset: usize) -> bool {
-    outline.declarations.iter().any(|declaration| {
+/// Whether `offset` continues a tactic proof: inside it, or on an indented blank line after its
+/// last step, where the next step would be typed.
+fn in_tactic_proof(text: &str, outline: &Outline, offset: usize) -> bool {
+    crate::prover::tactic_block_at(text, outline, offset).is_some_and(|idx| {
+        let declaration = &outline.declarations[idx];
         declaration.proof_kind == Some(ProofKind::Tactic)
-            && declaration.proof_range.is_some_and(|proof| {
-                proof.start.0 < offset && offset <= proof.end.0.max(declaration.range.end.0)
-            })
+            && declaration
+                .proof_range
+                .is_some_and(|proof| proof.start.0 < offset)
     })
 }
 
@@ -700,10 +703,11 @@ impl ServerCore {
                     model.family.name(),
                     model.n_threads()
                 )),
-                "cpu".to_owned(),
+                model.device_description.clone(),
             ),
+            // No model runs anywhere yet: the device is what the settings ask for.
             ModelState::Failed(message) => (Some(message.clone()), "none".to_owned()),
-            ModelState::Loading => (None, "cpu".to_owned()),
+            ModelState::Loading => (None, "none".to_owned()),
             ModelState::NotConfigured => (None, "none".to_owned()),
         };
         let file = lock(&self.last_document).clone().unwrap_or_else(|| {
@@ -1470,7 +1474,7 @@ impl LanguageServer for Backend {
             return Ok(None);
         }
         let (snapshot, offset) = self.core.position(&uri, position.position).await?;
-        if !in_tactic_proof(&snapshot.outline, offset) {
+        if !in_tactic_proof(&snapshot.text, &snapshot.outline, offset) {
             return Ok(None);
         }
         let Ok(prover) = self.core.engine.prover() else {
