@@ -356,6 +356,15 @@ fn the_tiny_prover_completes_and_proves_a_theorem_it_learned() {
         "{completion}"
     );
 
+    // On the blank, indented line where the first step goes, before anything is typed.
+    let version = client.change(uri, &format!("{statement}  "));
+    client.diagnostics(uri, version);
+    let completion = client.result("textDocument/completion", position(uri, 1, 2));
+    assert_eq!(
+        completion[0]["label"], "exact Nat.le_trans h1 h2",
+        "{completion}"
+    );
+
     let version = client.change(uri, &format!("{statement}  sorry\n"));
     client.diagnostics(uri, version);
     let result = client.result(

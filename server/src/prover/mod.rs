@@ -31,7 +31,7 @@ pub use outcome::{
     CandidateReport, FlagReason, FlaggedStep, LeanFindings, ProofReport, Provenance, SearchEnd,
     SearchOutcome, StepScore, TextReplacement,
 };
-pub use search::StepProposal;
+pub use search::{tactic_block_at, StepProposal};
 pub use settings::{LeanMode, SearchSettings, TemplateChoice, VerifierMode};
 pub use target::{is_proof, Insertion, Target, TargetError};
 

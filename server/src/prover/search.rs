@@ -327,16 +327,8 @@ impl Prover {
         control: &WorkControl,
     ) -> anyhow::Result<Vec<StepProposal>> {
         let text = document.text;
-        let declaration_idx = document
-            .outline
-            .declarations
-            .iter()
-            .position(|declaration| {
-                declaration.proof_range.is_some_and(|proof| {
-                    proof.start.0 <= offset && offset <= proof.end.0.max(declaration.range.end.0)
-                })
-            })
-            .ok_or(TargetError::NoProof)?;
+        let declaration_idx =
+            tactic_block_at(text, document.outline, offset).ok_or(TargetError::NoProof)?;
         let declaration = &document.outline.declarations[declaration_idx];
         let line_begin = line_start(text, offset);
         let typed_start = line_begin + text[line_begin..offset].len()
@@ -718,6 +710,30 @@ impl Prover {
     }
 }
 
+/// The declaration whose tactic proof the cursor continues: inside its proof, or on a line
+/// after its last step (only blank text in between, indented past the declaration, before the
+/// next declaration), where the next step would be typed.
+pub fn tactic_block_at(text: &str, outline: &Outline, offset: usize) -> Option<usize> {
+    let idx = outline.declarations.iter().rposition(|declaration| {
+        declaration
+            .proof_range
+            .is_some_and(|proof| proof.start.0 <= offset)
+    })?;
+    let declaration = &outline.declarations[idx];
+    let proof_end = declaration.proof_range?.end.0.max(declaration.range.end.0);
+    if offset <= proof_end {
+        return Some(idx);
+    }
+    let blank_since_proof = text.get(proof_end..offset)?.trim().is_empty();
+    let before_next = outline
+        .declarations
+        .get(idx + 1)
+        .is_none_or(|next| offset < next.range.start.0);
+    let indented = column_of(text, offset) > column_of(text, declaration.keyword_range.start.0)
+        && text[line_start(text, offset)..offset].trim().is_empty();
+    (blank_since_proof && before_next && indented).then_some(idx)
+}
+
 /// An insertion at `at` in declaration `declaration_idx`, for building the scoring prompt (the
 /// text before the judged proof, as a proposal prompt would end).
 fn bare_insertion(
@@ -1044,6 +1060,21 @@ fn last_lean_block(answer: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn completion_continues_a_proof_from_the_blank_line_after_it() {
+        let text = "theorem t (p : Prop) (h : p) : p ∧ p := by\n  constructor\n  \n\ntheorem u : True := trivial\n";
+        let outline = proofwright_lean::syntax::outline(text);
+        let after_last_step = text.find("constructor\n").expect("step") + "constructor\n  ".len();
+        assert_eq!(tactic_block_at(text, &outline, after_last_step), Some(0));
+        // At column 0 the next declaration would start: not inside the proof.
+        let blank_line = text.find("\n\n").expect("blank") + 1;
+        assert_eq!(tactic_block_at(text, &outline, blank_line), None);
+        assert_eq!(
+            tactic_block_at(text, &outline, text.find("theorem u").expect("u")),
+            None
+        );
+    }
 
     #[test]
     fn the_last_lean_block_of_a_chat_answer_is_found() {
