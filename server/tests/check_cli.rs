@@ -597,3 +597,51 @@ fn the_time_budget_cancels_a_search() {
         assert!(sorry["best"].is_null());
     }
 }
+
+/// Deep mode: the model reviews each proof; the tiny prover learned to accept the corpus proofs
+/// and to name the bad step of broken ones (here `decide` where the goal has variables).
+#[test]
+fn deep_reviews_accept_a_good_proof_and_flag_the_step_a_review_names() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let file = folder.path().join("Reviewed.lean");
+    std::fs::write(
+        &file,
+        "theorem add_comm_example (a b : Nat) : a + b = b + a := by\n  omega\n\ntheorem le_trans_example (a b c : Nat) (h1 : a ≤ b) (h2 : b ≤ c) : a ≤ c := by\n  decide\n",
+    )
+    .expect("write");
+    let model = tiny_prover();
+    let output = check(
+        &[
+            file.to_str().expect("path"),
+            "--model",
+            model.to_str().expect("path"),
+            "--lean",
+            "off",
+            "--verifier",
+            "deep",
+            "--temperature",
+            "0",
+            "--format",
+            "json",
+        ],
+        |_| {},
+    );
+    let report = json_report(&output);
+    assert_eq!(report["settings"]["verifier"], "deep");
+    let proofs = report["files"][0]["proofs"].as_array().expect("proofs");
+    assert_eq!(proofs[0]["status"], "neural", "{:#}", proofs[0]);
+    assert_eq!(proofs[0]["score"], 1.0);
+    assert_eq!(proofs[1]["status"], "flagged", "{:#}", proofs[1]);
+    assert_eq!(proofs[1]["score"], 0.0);
+    let decide_step = proofs[1]["flagged"]
+        .as_array()
+        .expect("flagged")
+        .iter()
+        .find(|step| step["text"] == "decide")
+        .unwrap_or_else(|| panic!("the review names the decide step: {:#}", proofs[1]));
+    assert!(decide_step["reasons"][0]
+        .as_str()
+        .expect("reason")
+        .starts_with("review: `decide`"));
+    assert_eq!(output.status.code(), Some(1));
+}

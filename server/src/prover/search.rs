@@ -857,7 +857,12 @@ fn decide(
                 None => unplaced.push(reason),
             }
         }
-        flagged.push(whole(unplaced));
+        // Reasons about the whole proof join the entry of a step that spans all of it.
+        let whole_entry = whole(unplaced);
+        match flagged.iter_mut().find(|step| step.range == whole_entry.range) {
+            Some(step) => step.reasons.extend(whole_entry.reasons),
+            None => flagged.push(whole_entry),
+        }
         flagged.sort_by_key(|step| step.range.start);
         return Provenance::Flagged { score, flagged };
     }
