@@ -260,7 +260,10 @@ Put first on PATH, it is the toolchain --proxy-lean finds."
          (proofwright-model (proofwright-test--model))
          (proofwright-device "cpu") (proofwright-threads 2) (proofwright-samples 2) (proofwright-rounds 1)
          (proofwright-max-new-tokens 16) (proofwright-seed 0) (proofwright-lean "off")
-         (proofwright-debounce-ms 100) (proofwright-time-budget-seconds 120))
+         (proofwright-debounce-ms 100) (proofwright-time-budget-seconds 120)
+         ;; Far above the tiny prover's calibrated threshold (0.001, its proofwright.json), so
+         ;; that the fixture's steps are flagged and a Proofwright diagnostic appears.
+         (proofwright-verifier-threshold 0.5))
      (should (file-executable-p proofwright-binary))
      (should (file-directory-p proofwright-model))
      ,@body))

@@ -60,6 +60,9 @@ function userSettings(paths: RealEditorPaths): Record<string, unknown> {
     "proofwright.samples": 2,
     "proofwright.rounds": 1,
     "proofwright.maxNewTokens": 16,
+    // Far above the tiny prover's calibrated threshold (0.001, its proofwright.json), so that the
+    // fixture's steps are flagged and a Proofwright diagnostic appears.
+    "proofwright.verifierThreshold": 0.5,
     "proofwright.seed": 0,
     "proofwright.lean": "off",
     "proofwright.debounceMs": 100,
