@@ -859,7 +859,10 @@ fn decide(
         }
         // Reasons about the whole proof join the entry of a step that spans all of it.
         let whole_entry = whole(unplaced);
-        match flagged.iter_mut().find(|step| step.range == whole_entry.range) {
+        match flagged
+            .iter_mut()
+            .find(|step| step.range == whole_entry.range)
+        {
             Some(step) => step.reasons.extend(whole_entry.reasons),
             None => flagged.push(whole_entry),
         }
