@@ -15,9 +15,7 @@ use super::present::{
 };
 use super::settings::{ServerSettings, SETTINGS_SECTION};
 use super::work_queue::{JobError, JobRequest, Priority, StalePolicy, WorkQueue};
-use crate::prover::{
-    Cancellation, ProofDocument, ProofReport, Provenance, SearchOutcome, Target, WorkControl,
-};
+use crate::prover::{Cancellation, ProofReport, Provenance, SearchOutcome, Target, WorkControl};
 use proofwright_lean::position::{ByteOffset, ByteRange};
 use proofwright_lean::syntax::{Outline, ProofKind};
 use serde::Deserialize;
@@ -778,11 +776,7 @@ impl ServerCore {
                 cancellation: None,
             },
             move |ticket| {
-                let document = ProofDocument {
-                    text: &job_snapshot.text,
-                    outline: &job_snapshot.outline,
-                    path: &job_snapshot.path,
-                };
+                let document = job_snapshot.proof_document();
                 let control = WorkControl {
                     cancellation: ticket.cancellation.clone(),
                     deadline: Some(Instant::now() + settings.time_budget),
@@ -936,11 +930,7 @@ impl ServerCore {
                     cancellation: Some(cancellation),
                 },
                 move |ticket| {
-                    let document = ProofDocument {
-                        text: &job_snapshot.text,
-                        outline: &job_snapshot.outline,
-                        path: &job_snapshot.path,
-                    };
+                    let document = job_snapshot.proof_document();
                     let report = move |event: crate::prover::ProgressEvent| {
                         reporter.report(event.message());
                     };
@@ -1177,11 +1167,7 @@ impl ServerCore {
                     cancellation: None,
                 },
                 move |ticket| {
-                    let document = ProofDocument {
-                        text: &job_snapshot.text,
-                        outline: &job_snapshot.outline,
-                        path: &job_snapshot.path,
-                    };
+                    let document = job_snapshot.proof_document();
                     let control = WorkControl {
                         cancellation: ticket.cancellation.clone(),
                         deadline: Some(Instant::now() + settings.time_budget),
@@ -1495,11 +1481,7 @@ impl LanguageServer for Backend {
                     cancellation: None,
                 },
                 move |ticket| {
-                    let document = ProofDocument {
-                        text: &job_snapshot.text,
-                        outline: &job_snapshot.outline,
-                        path: &job_snapshot.path,
-                    };
+                    let document = job_snapshot.proof_document();
                     let control = WorkControl {
                         cancellation: ticket.cancellation.clone(),
                         deadline: Some(Instant::now() + settings.time_budget),

@@ -50,6 +50,15 @@ pub struct DocumentSnapshot {
 }
 
 impl DocumentSnapshot {
+    /// The document as the prover takes it.
+    pub fn proof_document(&self) -> crate::prover::ProofDocument<'_> {
+        crate::prover::ProofDocument {
+            text: &self.text,
+            outline: &self.outline,
+            path: &self.path,
+        }
+    }
+
     /// The byte offset of an LSP position, or why it is not in the document. A character past
     /// the end of its line means the end of the line (as LSP says); a line past the end is an
     /// error.
