@@ -207,6 +207,59 @@ fn proving_a_sorry_applies_the_edit_and_the_proof_becomes_lean_verified() {
     }
 }
 
+/// A stand-in script under which Lean never answers about a declaration named `hangs`.
+const HANGING_LEAN_SCRIPT: &str = r#"{"rules": [{"when_text_contains": "theorem hangs", "behaviour": "slow", "delay_seconds": 3600}]}"#;
+
+/// How long a cancelled Lean check may take to die: far below the pool's 60 s request timeout,
+/// which is what used to end such a check.
+const LEAN_KILL_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// An edit cancels the background verification of the old version even while Lean is checking
+/// it: the Lean process is killed at once (not left to the 60 s request timeout) and the new
+/// version is verified.
+#[test]
+fn an_edit_kills_the_lean_check_of_the_version_it_replaces() {
+    let script_folder = tempfile::tempdir().expect("temporary folder");
+    let script = script_folder.path().join("hanging.json");
+    std::fs::write(&script, HANGING_LEAN_SCRIPT).expect("script");
+    let project = StandInProject::new(Some(&script), true);
+    let hanging = "theorem hangs (a b : Nat) : a + b = b + a := by\n  sorry\n";
+    let file = project.write("Hangs.lean", hanging);
+    let uri = file_uri(&file);
+    let mut client = LspClient::start(&[], Some(&project), &[]);
+    client.initialize(Some(&project.project()), test_settings("auto"));
+    client.wait_for_model();
+    client.open(&uri, hanging);
+
+    // Wait until Lean is checking version 1 (and will not answer).
+    let deadline = std::time::Instant::now() + lsp_support::WAIT_LIMIT;
+    while !project.received().iter().any(|request| {
+        request["cmd"]
+            .as_str()
+            .is_some_and(|command| command.contains("theorem hangs"))
+    }) {
+        assert!(std::time::Instant::now() < deadline, "lean was never asked");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let checking = stand_in_process_ids(&project);
+    assert!(!checking.is_empty(), "the stand-in was started");
+
+    let version = client.change(&uri, SORRY_PROOF);
+    client.diagnostics(&uri, version);
+    let killed_by = std::time::Instant::now() + LEAN_KILL_LIMIT;
+    for process_id in checking {
+        while !process_is_gone(process_id) {
+            assert!(
+                std::time::Instant::now() < killed_by,
+                "the Lean check of the replaced version ({process_id}) was not stopped"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    client.wait_for_idle_queue();
+    assert!(client.shutdown_and_exit().success());
+}
+
 #[test]
 fn a_search_is_cancelled_by_cancel_request_and_by_its_progress_and_answered_once() {
     let mut client = LspClient::start(&[], None, &[]);

@@ -3,9 +3,12 @@
 //! what Lean says inside it.
 //!
 //! The pool is asynchronous; [`LeanChecker::check`] blocks on it from the caller's thread, so
-//! it must be called from a plain or blocking thread, never from inside an async task.
+//! it must be called from a plain or blocking thread, never from inside an async task. A check
+//! in flight watches its work's cancellation flag and deadline: when either fires, the request
+//! is dropped, which kills its Lean process group, and the check returns at once.
 
-use super::limits::EXAMPLE_CHECK_NAME;
+use super::control::{Interruption, WorkControl};
+use super::limits::{EXAMPLE_CHECK_NAME, LEAN_INTERRUPTION_POLL};
 use super::outcome::{LeanFindings, LeanStepError};
 use super::settings::LeanMode;
 use proofwright_lean::position::{ByteOffset, ByteRange, LineIndex};
@@ -169,6 +172,24 @@ impl Drop for LeanAccess {
     }
 }
 
+/// Why a Lean check gave no verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum LeanCheckError {
+    /// The work was cancelled or ran out of time while Lean was checking; the Lean process was
+    /// killed and nothing is known about the text.
+    #[error("the lean check was stopped: {}", describe_interruption(*.0))]
+    Interrupted(Interruption),
+    #[error(transparent)]
+    Lean(#[from] LeanProcessError),
+}
+
+fn describe_interruption(interruption: Interruption) -> &'static str {
+    match interruption {
+        Interruption::Cancelled => "the work was cancelled",
+        Interruption::TimeBudgetSpent => "the time budget was spent",
+    }
+}
+
 /// The processes of one project.
 pub struct LeanChecker {
     handle: tokio::runtime::Handle,
@@ -178,11 +199,32 @@ pub struct LeanChecker {
 }
 
 impl LeanChecker {
-    /// Checks a document, blocking this thread until Lean answers or the pool's timeout fires.
-    pub fn check(&self, request: &CheckRequest) -> Result<CheckOutcome, LeanProcessError> {
-        self.handle
-            .block_on(self.pool.check(self.backend, request))
-            .map(|checked| checked.outcome)
+    /// Checks a document, blocking this thread until Lean answers, the pool's timeout fires, or
+    /// `control` says to stop (then the request is dropped, which kills its process group).
+    pub fn check(
+        &self,
+        request: &CheckRequest,
+        control: &WorkControl,
+    ) -> Result<CheckOutcome, LeanCheckError> {
+        if let Some(interruption) = control.interruption() {
+            return Err(LeanCheckError::Interrupted(interruption));
+        }
+        let interrupted = async {
+            loop {
+                if let Some(interruption) = control.interruption() {
+                    return interruption;
+                }
+                tokio::time::sleep(LEAN_INTERRUPTION_POLL).await;
+            }
+        };
+        self.handle.block_on(async {
+            tokio::select! {
+                checked = self.pool.check(self.backend, request) => {
+                    Ok(checked.map(|checked| checked.outcome)?)
+                }
+                interruption = interrupted => Err(LeanCheckError::Interrupted(interruption)),
+            }
+        })
     }
 
     pub fn shutdown(&self) {
@@ -251,7 +293,8 @@ pub fn check_declaration(
     outline: &Outline,
     declaration_idx: usize,
     goal_at: Option<usize>,
-) -> Result<DeclarationVerdict, LeanProcessError> {
+    control: &WorkControl,
+) -> Result<DeclarationVerdict, LeanCheckError> {
     let declaration = &outline.declarations[declaration_idx];
     let checked = CheckedText::build(document, outline, declaration_idx);
     let checked_index = LineIndex::new(&checked.text);
@@ -264,7 +307,7 @@ pub fn check_declaration(
         goal_positions,
         axiom_declarations: checked.name.clone().into_iter().collect(),
     };
-    let outcome = checker.check(&request)?;
+    let outcome = checker.check(&request, control)?;
     let declaration_start = checked.to_checked(declaration.range.start.0);
     let in_declaration =
         |position| checked_index.from_lean(&checked.text, position).0 >= declaration_start;

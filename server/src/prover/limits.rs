@@ -39,6 +39,9 @@ pub const NEXT_STEP_MAX_NEW_TOKENS: usize = 48;
 /// Indentation of a new tactic block relative to its declaration.
 pub const BLOCK_INDENT: usize = 2;
 /// The name a checked `example` gets so that `#print axioms` can name it.
+/// How often a Lean check in flight looks at its work's cancellation flag and deadline; a
+/// cancelled check stops (and its Lean process group is killed) within about this long.
+pub const LEAN_INTERRUPTION_POLL: Duration = Duration::from_millis(20);
 pub const EXAMPLE_CHECK_NAME: &str = "proofwright_checked_example";
 /// The file in a model directory that carries Proofwright's per-model settings.
 pub const MODEL_SETTINGS_FILE: &str = "proofwright.json";

@@ -5,7 +5,7 @@
 use super::cache::cache_key;
 use super::candidate::{cut_continuation, PlacedCandidate};
 use super::control::{ProgressEvent, WorkControl};
-use super::lean::{check_declaration, DeclarationVerdict, LeanChecker};
+use super::lean::{check_declaration, DeclarationVerdict, LeanCheckError, LeanChecker};
 use super::limits::{DEEP_REVIEW_MAX_NEW_TOKENS, NEXT_STEP_MAX_NEW_TOKENS, PROMPT_OVERHEAD_TOKENS};
 use super::model::{sample_is_complete, PromptFamily};
 use super::outcome::{
@@ -20,7 +20,6 @@ use super::verifier::{
     DEEP_ACCEPT_SCORE,
 };
 use super::{ProofDocument, Prover};
-use anyhow::Context;
 use proofwright_lean::position::{ByteOffset, ByteRange};
 use proofwright_lean::syntax::{Outline, Step};
 use proofwright_model::SamplingParams;
@@ -108,6 +107,7 @@ impl Prover {
                     document.outline,
                     declaration_idx,
                     Some(offset),
+                    control,
                 )
                 .ok()
                 .and_then(|verdict| verdict.goal.clone()),
@@ -400,10 +400,14 @@ impl Prover {
                                 candidate.range.contains(ByteOffset(typed_start))
                             })
                         })
-                        .map(|idx| self.lean_verdict(checker, &with_rest, &outline, idx, None));
+                        .map(|idx| {
+                            self.lean_verdict(checker, &with_rest, &outline, idx, None, control)
+                        });
                     match verdict {
                         Some(Ok(verdict)) => Some(verdict.findings.errors.is_empty()),
-                        Some(Err(_)) | None => Some(false),
+                        // Stopped before Lean answered: nothing is known about the step.
+                        Some(Err(LeanCheckError::Interrupted(_))) => None,
+                        Some(Err(LeanCheckError::Lean(_))) | None => Some(false),
                     }
                 }
                 None => None,
@@ -554,14 +558,14 @@ impl Prover {
         outline: &Outline,
         declaration_idx: usize,
         goal_at: Option<usize>,
-    ) -> anyhow::Result<Arc<DeclarationVerdict>> {
+        control: &WorkControl,
+    ) -> Result<Arc<DeclarationVerdict>, LeanCheckError> {
         let declaration_end = outline.declarations[declaration_idx].range.end.0;
         let key = cache_key(&[&checker.description, &&text[..declaration_end], &goal_at]);
         if let Some(cached) = self.caches.lean.get(key) {
             return Ok(cached);
         }
-        let verdict = check_declaration(checker, text, outline, declaration_idx, goal_at)
-            .context("lean could not check the proof")?;
+        let verdict = check_declaration(checker, text, outline, declaration_idx, goal_at, control)?;
         Ok(self.caches.lean.put(key, verdict))
     }
 
@@ -676,16 +680,16 @@ impl Prover {
                     candidate_idx,
                     n_candidates,
                 });
-                Some(
-                    match self.lean_verdict(checker, text, outline, declaration_idx, None) {
-                        Ok(verdict) => verdict.findings.clone(),
-                        Err(error) => LeanFindings {
-                            verified: false,
-                            reasons: vec![format!("{error:#}")],
-                            errors: Vec::new(),
-                        },
-                    },
-                )
+                match self.lean_verdict(checker, text, outline, declaration_idx, None, control) {
+                    Ok(verdict) => Some(verdict.findings.clone()),
+                    // Stopped while Lean was checking: judged as if Lean had not been asked.
+                    Err(LeanCheckError::Interrupted(_)) => None,
+                    Err(LeanCheckError::Lean(error)) => Some(LeanFindings {
+                        verified: false,
+                        reasons: vec![format!("lean could not check the proof: {error}")],
+                        errors: Vec::new(),
+                    }),
+                }
             }
             _ => None,
         };
