@@ -20,11 +20,13 @@ pub const DEFAULT_REVISION: &str = "main";
 /// Files a model directory needs besides its weights.
 pub const REQUIRED_FILES: [&str; 2] = ["config.json", "tokenizer.json"];
 /// Files fetched when the repo has them; a 404 for one of these is fine.
-pub const OPTIONAL_FILES: [&str; 4] = [
+pub const OPTIONAL_FILES: [&str; 5] = [
     "generation_config.json",
     "tokenizer_config.json",
     "special_tokens_map.json",
     "chat_template.jinja",
+    // Proofwright's own per-model settings (the verifier's calibrated threshold, the template).
+    "proofwright.json",
 ];
 
 // Every limit and duration of the fetcher, in one place.
