@@ -22,6 +22,8 @@ const SHARDED_REPO: &str = "proofwright-tests/tiny-qwen3";
 const SINGLE_FILE_REPO: &str = "proofwright-tests/tiny-llama";
 const SHARDED_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 const SINGLE_FILE_COMMIT: &str = "fedcba9876543210fedcba9876543210fedcba98";
+/// Written into the single-file repo only: Proofwright's own per-model settings are fetched too.
+const PROOFWRIGHT_SETTINGS: &str = r#"{"verifier_threshold": 0.125}"#;
 /// Written into the single-file repo only, to check optional files are fetched when present.
 const CHAT_TEMPLATE: &str = "{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}";
 
@@ -37,6 +39,10 @@ fn served_repos() -> BTreeMap<String, ServedRepo> {
     single_file.files.insert(
         "chat_template.jinja".into(),
         CHAT_TEMPLATE.as_bytes().to_vec(),
+    );
+    single_file.files.insert(
+        "proofwright.json".into(),
+        PROOFWRIGHT_SETTINGS.as_bytes().to_vec(),
     );
     BTreeMap::from([
         (
@@ -211,7 +217,11 @@ fn a_sharded_checkpoint_is_fetched_with_every_shard_its_index_lists() {
     fetch_and_check_layout(
         SHARDED_REPO,
         SHARDED_COMMIT,
-        &["chat_template.jinja", "special_tokens_map.json"],
+        &[
+            "chat_template.jinja",
+            "proofwright.json",
+            "special_tokens_map.json",
+        ],
     );
 }
 
@@ -220,7 +230,11 @@ fn a_fetched_sharded_checkpoint_scores_like_the_original() {
     let (_cache, snapshot) = fetch_and_check_layout(
         SHARDED_REPO,
         SHARDED_COMMIT,
-        &["chat_template.jinja", "special_tokens_map.json"],
+        &[
+            "chat_template.jinja",
+            "proofwright.json",
+            "special_tokens_map.json",
+        ],
     );
     assert_scores_like_the_original(&snapshot, SHARDED_FIXTURE);
 }
