@@ -547,7 +547,7 @@ impl Prover {
             .collect())
     }
 
-    fn lean_verdict(
+    pub(super) fn lean_verdict(
         &self,
         checker: &LeanChecker,
         text: &str,
