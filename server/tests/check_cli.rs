@@ -645,3 +645,233 @@ fn deep_reviews_accept_a_good_proof_and_flag_the_step_a_review_names() {
         .starts_with("review: `decide`"));
     assert_eq!(output.status.code(), Some(1));
 }
+
+/// Two declarations with two sorries each: bullets of a conjunction, and a `have … := by sorry`
+/// one-liner whose statement the last sorry relies on.
+const TWO_HOLE_DECLARATIONS: &str = "theorem swap_conjunction (p q : Prop) (h : p ∧ q) : q ∧ p := by\n  constructor\n  · sorry\n  · sorry\n\ntheorem gt_of_eq_add_two (a b : Nat) (h : a = b + 2) : a > b := by\n  have hb : b < b + 2 := by sorry\n  sorry\n";
+
+/// One deterministic candidate per sorry: the tests below are about what happens to them.
+const ONE_CANDIDATE: [&str; 8] = [
+    "--samples",
+    "1",
+    "--rounds",
+    "0",
+    "--max-new-tokens",
+    "48",
+    "--seed",
+    "3",
+];
+
+fn check_two_holes(project: &StandInProject, file: &Path, arguments: &[&str]) -> Output {
+    let model = tiny_prover();
+    let mut all = vec![
+        file.to_str().expect("path"),
+        "--model",
+        model.to_str().expect("path"),
+    ];
+    all.extend_from_slice(arguments);
+    all.extend_from_slice(&ONE_CANDIDATE);
+    check(&all, |command| project.configure(command))
+}
+
+fn sorry_entries(report: &Value) -> &Vec<Value> {
+    report["files"][0]["sorries"].as_array().expect("sorries")
+}
+
+/// The original text with every applied proposal of the report put in, from the last to the
+/// first (the ranges are byte ranges of the original).
+fn with_applied_proposals(original: &str, report: &Value) -> String {
+    let mut edits: Vec<(usize, usize, String)> = sorry_entries(report)
+        .iter()
+        .filter(|sorry| sorry["best"]["applied"] == true)
+        .map(|sorry| {
+            let bytes = &sorry["best"]["replace"]["bytes"];
+            (
+                bytes["start"].as_u64().expect("start") as usize,
+                bytes["end"].as_u64().expect("end") as usize,
+                sorry["best"]["new_text"].as_str().expect("text").to_owned(),
+            )
+        })
+        .collect();
+    edits.sort_by_key(|(start, _, _)| std::cmp::Reverse(*start));
+    let mut text = original.to_owned();
+    for (start, end, new_text) in edits {
+        text.replace_range(start..end, &new_text);
+    }
+    text
+}
+
+/// Every sorry of a declaration has a proposal Lean accepts apart from the others: Lean checks
+/// them put together once, every part is lean-verified, and `--fix` writes all of them in one
+/// write. Without Lean nothing is put together and nothing neural is written.
+#[test]
+fn several_sorries_of_a_declaration_are_verified_and_fixed_together() {
+    let project = StandInProject::new(None, true);
+    let file = project.write("Project/Holes.lean", TWO_HOLE_DECLARATIONS);
+    let output = check_two_holes(
+        &project,
+        &file,
+        &["--lean", "require", "--fix", "--format", "json"],
+    );
+    let report = json_report(&output);
+    let sorries = sorry_entries(&report);
+    assert_eq!(sorries.len(), 4);
+    for sorry in sorries {
+        assert_eq!(sorry["best"]["status"], "lean-verified", "{sorry:#}");
+        assert_eq!(sorry["best"]["applied"], true, "{sorry:#}");
+        assert_eq!(
+            sorry["together"],
+            serde_json::json!({"status": "lean-verified", "sorries": 2, "accepted_apart": true, "reason": null}),
+            "{sorry:#}"
+        );
+    }
+    assert_eq!(
+        statuses(&report),
+        [
+            ("swap_conjunction".to_owned(), "lean-verified".to_owned()),
+            ("gt_of_eq_add_two".to_owned(), "lean-verified".to_owned())
+        ]
+    );
+    assert_eq!(report["files"][0]["fixed"], true);
+    let fixed = std::fs::read_to_string(&file).expect("readable");
+    assert!(!fixed.contains("sorry"), "{fixed}");
+    assert_eq!(
+        fixed,
+        with_applied_proposals(TWO_HOLE_DECLARATIONS, &report),
+        "every proposal is written where its sorry was"
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // Lean was asked about each declaration with both of its sorries filled, axioms included.
+    let commands: Vec<String> = project
+        .received()
+        .iter()
+        .filter_map(|request| request["cmd"].as_str().map(str::to_owned))
+        .collect();
+    let swap_end = fixed
+        .find("\n\ntheorem gt_of_eq_add_two")
+        .expect("second theorem");
+    let filled_swap = &fixed[..swap_end];
+    assert!(
+        commands
+            .iter()
+            .any(|command| command.trim_end() == filled_swap),
+        "{filled_swap:?} in {commands:#?}"
+    );
+    assert!(commands
+        .iter()
+        .any(|command| command.starts_with("#print axioms gt_of_eq_add_two")));
+
+    let without_lean = project.write("Project/NoLean.lean", TWO_HOLE_DECLARATIONS);
+    let output = check_two_holes(
+        &project,
+        &without_lean,
+        &["--lean", "off", "--fix", "--format", "json"],
+    );
+    let report = json_report(&output);
+    for sorry in sorry_entries(&report) {
+        assert!(sorry["together"].is_null(), "{sorry:#}");
+        assert_eq!(sorry["best"]["applied"], false, "{sorry:#}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&without_lean).expect("readable"),
+        TWO_HOLE_DECLARATIONS
+    );
+    assert_eq!(output.status.code(), Some(1));
+}
+
+/// One sorry has no proposal Lean accepts apart from the other: nothing of the declaration is
+/// written, and every format says which sorry held the others back.
+#[test]
+fn a_sorry_without_an_accepted_proposal_holds_back_the_others() {
+    let script = workspace_root().join("server/tests/check/second_sorry_rejected.json");
+    let project = StandInProject::new(Some(&script), true);
+    let original = &TWO_HOLE_DECLARATIONS[..TWO_HOLE_DECLARATIONS.find("\n\n").expect("two") + 1];
+    let file = project.write("Project/Holes.lean", original);
+    let output = check_two_holes(
+        &project,
+        &file,
+        &["--lean", "require", "--fix", "--format", "json"],
+    );
+    let report = json_report(&output);
+    let sorries = sorry_entries(&report);
+    assert_eq!(sorries.len(), 2);
+    let reason = "the sorry at 4:5 has no proposal that lean accepts apart from the other sorries, so the 2 sorries of swap_conjunction were not filled together";
+    for (sorry, accepted_apart) in sorries.iter().zip([true, false]) {
+        assert_eq!(
+            sorry["together"],
+            serde_json::json!({"status": "not-checked", "sorries": 2, "accepted_apart": accepted_apart, "reason": reason}),
+            "{sorry:#}"
+        );
+        assert_eq!(sorry["best"]["status"], "flagged", "{sorry:#}");
+        assert_eq!(sorry["best"]["applied"], false);
+    }
+    assert_eq!(report["files"][0]["fixed"], false);
+    assert_eq!(std::fs::read_to_string(&file).expect("readable"), original);
+    assert_eq!(output.status.code(), Some(1));
+
+    let text = stdout(&check_two_holes(
+        &project,
+        &file,
+        &["--lean", "require", "--format", "text"],
+    ));
+    assert_eq!(
+        text.matches(&format!("      not filled together: {reason}\n"))
+            .count(),
+        2,
+        "{text}"
+    );
+    let github = stdout(&check_two_holes(
+        &project,
+        &file,
+        &["--lean", "require", "--format", "github"],
+    ));
+    let sorry_lines: Vec<&str> = github
+        .lines()
+        .filter(|line| line.contains("title=sorry in swap_conjunction"))
+        .collect();
+    assert_eq!(sorry_lines.len(), 2, "{github}");
+    assert!(
+        sorry_lines
+            .iter()
+            .all(|line| line.ends_with(&format!("; not filled together: {reason}"))),
+        "{github}"
+    );
+}
+
+/// Lean rejects the proposals put together although it accepts each apart from the other:
+/// nothing is written, each keeps its own standing, and the report gives Lean's complaint.
+#[test]
+fn a_combination_lean_rejects_is_not_written() {
+    let script = workspace_root().join("server/tests/check/combination_rejected.json");
+    let project = StandInProject::new(Some(&script), true);
+    let original = &TWO_HOLE_DECLARATIONS[..TWO_HOLE_DECLARATIONS.find("\n\n").expect("two") + 1];
+    let file = project.write("Project/Holes.lean", original);
+    let output = check_two_holes(
+        &project,
+        &file,
+        &["--lean", "require", "--fix", "--format", "json"],
+    );
+    let report = json_report(&output);
+    let reason = "lean rejects the best proposals of the 2 sorries of swap_conjunction put together (unsolved goals: the bullets do not close the conjunction together); fill them one at a time";
+    for sorry in sorry_entries(&report) {
+        assert_eq!(
+            sorry["together"],
+            serde_json::json!({"status": "rejected", "sorries": 2, "accepted_apart": true, "reason": reason}),
+            "{sorry:#}"
+        );
+        assert_eq!(sorry["best"]["status"], "flagged", "{sorry:#}");
+        assert_eq!(sorry["best"]["new_text"], "trivial", "{sorry:#}");
+        assert_eq!(sorry["best"]["applied"], false);
+    }
+    assert_eq!(report["files"][0]["fixed"], false);
+    assert_eq!(statuses(&report)[0].1, "unproved");
+    assert_eq!(std::fs::read_to_string(&file).expect("readable"), original);
+    assert_eq!(output.status.code(), Some(1));
+    let combined = "  · trivial\n  · trivial";
+    assert!(
+        project.received().iter().any(|request| request["cmd"]
+            .as_str()
+            .is_some_and(|command| command.contains(combined))),
+        "lean was asked about the combination"
+    );
+}

@@ -51,6 +51,8 @@ pub enum ProgressEvent {
         candidate_idx: usize,
         n_candidates: usize,
     },
+    /// Asking Lean about the best candidates of a declaration's `n_holes` sorries put together.
+    CheckingTogether { n_holes: usize },
 }
 
 impl ProgressEvent {
@@ -76,6 +78,9 @@ impl ProgressEvent {
                 "checking candidate {} of {n_candidates} with Lean",
                 candidate_idx + 1
             ),
+            ProgressEvent::CheckingTogether { n_holes } => {
+                format!("checking the proofs of {n_holes} sorries together with Lean")
+            }
         }
     }
 }

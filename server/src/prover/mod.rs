@@ -7,6 +7,8 @@
 //!   is there, and regenerates from the first flagged step with the feedback in the prompt, for
 //!   up to R rounds. Results are ranked and carry their provenance.
 //! - [`Prover::verify`] judges a proof already in the file.
+//! - [`Prover::check_holes_together`] puts the best candidates of a declaration's several
+//!   `sorry`s together and has Lean check the whole declaration once.
 //! - [`Prover::propose_next_steps`] proposes the next tactic at a position (completion).
 //!
 //! Work is synchronous and CPU-bound; call it from worker threads (it blocks on Lean).
@@ -14,6 +16,7 @@
 pub mod cache;
 pub mod candidate;
 pub mod control;
+pub mod joint;
 pub mod lean;
 pub mod limits;
 pub mod model;
@@ -25,6 +28,7 @@ pub mod target;
 pub mod verifier;
 
 pub use control::{Cancellation, Interruption, ProgressEvent, WorkControl};
+pub use joint::{HolePart, HoleSearch, JointOutcome, NotCheckedReason};
 pub use lean::{LeanAccess, LeanAvailability, LeanRequired};
 pub use model::{PromptFamily, ProverModel};
 pub use outcome::{

@@ -551,7 +551,7 @@ impl Prover {
             .collect())
     }
 
-    fn lean_verdict(
+    pub(super) fn lean_verdict(
         &self,
         checker: &LeanChecker,
         text: &str,

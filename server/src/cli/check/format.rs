@@ -1,7 +1,7 @@
 //! Rendering a [`CheckReport`]: readable text, JSON, SARIF 2.1.0, JUnit XML and GitHub Actions
 //! annotation lines. Each renderer is a pure function from the report to a string.
 
-use super::report::{CheckReport, FileReport, FlaggedEntry, ProofEntry, SorryEntry};
+use super::report::{CheckReport, FileReport, FlaggedEntry, ProofEntry, SorryEntry, TogetherEntry};
 use proofwright_lean::syntax::PositionedRange;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -107,6 +107,9 @@ pub fn text(report: &CheckReport) -> String {
                     let _ = writeln!(out, ": no proposal ({})", sorry.search_end);
                 }
             }
+            if let Some(together) = &sorry.together {
+                let _ = writeln!(out, "      {}", together_line(together));
+            }
         }
         if let Some(refused) = &file.fix_refused {
             let _ = writeln!(out, "  not fixed: {refused}");
@@ -140,6 +143,17 @@ pub fn text(report: &CheckReport) -> String {
         report.model.spec, report.model.template, report.lean
     );
     out
+}
+
+/// One line on how a sorry fared with the other sorries of its declaration.
+fn together_line(together: &TogetherEntry) -> String {
+    match &together.reason {
+        None => format!(
+            "checked together with the other sorries of its declaration ({} in all): {}",
+            together.sorries, together.status
+        ),
+        Some(reason) => format!("not filled together: {reason}"),
+    }
 }
 
 fn write_flagged(out: &mut String, flagged: &FlaggedEntry, indent: &str) {
@@ -235,6 +249,10 @@ fn sorry_finding<'a>(file: &'a FileReport, sorry: &'a SorryEntry) -> Finding<'a>
             ),
             None,
         ),
+    };
+    let message = match &sorry.together {
+        Some(together) => format!("{message}; {}", together_line(together)),
+        None => message,
     };
     Finding {
         file,

@@ -12,8 +12,10 @@ mod report;
 mod walk;
 
 use super::prover_options::ProverOptions;
+use crate::prover::joint::holes_of;
 use crate::prover::{
-    LeanAccess, ProofDocument, Provenance, Prover, Target, TextReplacement, WorkControl,
+    HoleSearch, JointOutcome, LeanAccess, NotCheckedReason, ProofDocument, Provenance, Prover,
+    SearchOutcome, Target, TextReplacement, WorkControl,
 };
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -21,9 +23,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use proofwright_lean::process::DiscoveryEnvironment;
 use proofwright_lean::syntax::outline;
 use report::{
-    proof_entry, proposal_entry, CheckReport, FileReport, ModelInfo, Positions, SettingsInfo,
-    SorryEntry, Summary, ToolInfo, CHECK_JSON_VERSION,
+    proof_entry, proposal_entry, together_entry, CheckReport, FileReport, ModelInfo, Positions,
+    SettingsInfo, SorryEntry, Summary, ToolInfo, CHECK_JSON_VERSION,
 };
+use std::collections::{BTreeSet, HashMap};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -255,8 +258,9 @@ fn check_file(
         proof_declarations.push(declaration_idx);
         progress.inc(1);
     }
-    let mut sorries = Vec::new();
-    let mut replacements: Vec<(usize, TextReplacement, bool)> = Vec::new();
+    // Every sorry gets its own search against the file as read, so every proposal's edit is
+    // against the same text and several are applied together from the last to the first.
+    let mut searches: Vec<Result<SearchOutcome, String>> = Vec::new();
     for (sorry_idx, sorry) in outline.sorries.iter().enumerate() {
         progress.set_message(format!(
             "{}: searching for a proof of the sorry at {}",
@@ -270,14 +274,40 @@ fn check_file(
                 progress.set_message(format!("{}: {}", file.display_path, event.message()))
             },
         };
+        match prover.search(&document, Target::Sorry { sorry_idx }, settings, &control) {
+            Ok(outcome) => searches.push(Ok(outcome)),
+            Err(error) if is_environment_error(&error) => return Err(error),
+            Err(error) => searches.push(Err(format!("{error:#}"))),
+        }
+        progress.inc(1);
+    }
+    let joint = check_holes_together(prover, &document, &searches, settings, file, progress)?;
+    let mut sorries = Vec::new();
+    let mut replacements: Vec<(usize, TextReplacement, bool)> = Vec::new();
+    for (sorry_idx, (sorry, search)) in outline.sorries.iter().zip(&searches).enumerate() {
         let declaration_name = sorry
             .declaration
             .and_then(|idx| outline.declarations[idx].name.clone());
-        let entry = match prover.search(&document, Target::Sorry { sorry_idx }, settings, &control)
-        {
+        let joint_outcome = sorry.declaration.and_then(|idx| joint.get(&idx));
+        let together = joint_outcome.and_then(|outcome| {
+            together_entry(
+                outcome,
+                sorry_idx,
+                &outline,
+                declaration_name.as_deref(),
+                &positions,
+            )
+        });
+        let entry = match search {
             Ok(outcome) => {
-                let best = proposal_entry(&outcome, &positions);
-                if let Some(candidate) = outcome.best() {
+                // A part of a combination Lean accepted stands as lean-verified; otherwise the
+                // search's own best.
+                let chosen = joint_outcome
+                    .and_then(|outcome| outcome.verified_part(sorry_idx))
+                    .map(|part| &part.candidate)
+                    .or_else(|| outcome.best());
+                let best = chosen.map(|candidate| proposal_entry(candidate, &positions));
+                if let Some(candidate) = chosen {
                     let acceptable = match &candidate.provenance {
                         Provenance::LeanVerified => true,
                         Provenance::Neural { .. } => args.fix_unverified,
@@ -298,20 +328,20 @@ fn check_file(
                     rounds_run: outcome.rounds_run,
                     search_end: outcome.end.label().to_owned(),
                     error: None,
+                    together,
                 }
             }
-            Err(error) if is_environment_error(&error) => return Err(error),
             Err(error) => SorryEntry {
                 range: positions.range(sorry.range),
                 declaration: declaration_name,
                 best: None,
                 rounds_run: 0,
                 search_end: "not-searched".to_owned(),
-                error: Some(format!("{error:#}")),
+                error: Some(error.clone()),
+                together,
             },
         };
         sorries.push(entry);
-        progress.inc(1);
     }
     let mut report = FileReport {
         path: file.display_path.clone(),
@@ -340,6 +370,57 @@ fn check_file(
         }
     }
     Ok(report)
+}
+
+/// For every declaration with several sorries, the best proposals of its sorries put together
+/// and checked by Lean once (each check under its own `--time-budget` deadline), by
+/// declaration index.
+fn check_holes_together(
+    prover: &Prover,
+    document: &ProofDocument,
+    searches: &[Result<SearchOutcome, String>],
+    settings: &crate::prover::SearchSettings,
+    file: &PendingFile,
+    progress: &ProgressBar,
+) -> anyhow::Result<HashMap<usize, JointOutcome>> {
+    let mut outcomes = HashMap::new();
+    let declarations: BTreeSet<usize> = document
+        .outline
+        .sorries
+        .iter()
+        .filter_map(|sorry| sorry.declaration)
+        .collect();
+    for declaration_idx in declarations {
+        let holes: Vec<HoleSearch> = holes_of(document.outline, declaration_idx)
+            .into_iter()
+            .map(|sorry_idx| HoleSearch {
+                sorry_idx,
+                outcome: searches
+                    .get(sorry_idx)
+                    .and_then(|search| search.as_ref().ok()),
+            })
+            .collect();
+        if holes.len() < 2 {
+            continue;
+        }
+        let control = WorkControl {
+            cancellation: Default::default(),
+            deadline: Some(Instant::now() + settings.time_budget),
+            progress: &|event| {
+                progress.set_message(format!("{}: {}", file.display_path, event.message()))
+            },
+        };
+        let outcome = match prover.check_holes_together(document, declaration_idx, &holes, &control)
+        {
+            Ok(outcome) => outcome,
+            Err(error) if is_environment_error(&error) => return Err(error),
+            Err(error) => JointOutcome::NotChecked(NotCheckedReason::LeanFailed {
+                message: format!("{error:#}"),
+            }),
+        };
+        outcomes.insert(declaration_idx, outcome);
+    }
+    Ok(outcomes)
 }
 
 /// Errors that concern the whole run rather than one proof (`--lean require` without Lean):

@@ -1,11 +1,13 @@
 //! What `check` found, as plain data: the JSON format is this structure serialised (its schema
 //! is documented in docs/check.md), and every other format is rendered from it.
 
+use crate::prover::joint::holes_of;
 use crate::prover::{
-    CandidateReport, FlaggedStep, LeanFindings, ProofReport, Provenance, SearchOutcome,
+    CandidateReport, FlaggedStep, Interruption, JointOutcome, LeanFindings, NotCheckedReason,
+    ProofReport, Provenance,
 };
 use proofwright_lean::position::{ByteRange, LineIndex};
-use proofwright_lean::syntax::{Declaration, PositionedRange};
+use proofwright_lean::syntax::{Declaration, Outline, PositionedRange};
 use serde::Serialize;
 
 /// Version of the JSON shape; bumped when a field changes meaning or disappears.
@@ -102,6 +104,23 @@ pub struct SorryEntry {
     pub search_end: String,
     /// Why no search ran (no usable insertion point, an error); null when one ran.
     pub error: Option<String>,
+    /// In a declaration with several sorries, checked by Lean: how the best proposals of all of
+    /// them fared put together; null otherwise.
+    pub together: Option<TogetherEntry>,
+}
+
+/// The sorries of one declaration filled together and checked by Lean once.
+#[derive(Debug, Clone, Serialize)]
+pub struct TogetherEntry {
+    /// `lean-verified` (Lean accepts the declaration with every sorry filled), `rejected` (it
+    /// does not), or `not-checked` (`reason` says why).
+    pub status: &'static str,
+    /// The sorries of the declaration, this one included.
+    pub sorries: usize,
+    /// Whether this sorry has a proposal Lean accepts apart from the other sorries.
+    pub accepted_apart: bool,
+    /// Why the sorries were not filled together; null when Lean accepted them.
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -230,18 +249,156 @@ pub fn proof_entry(
     }
 }
 
-/// The best proposal of a search, with flagged ranges given in the file as it would read after
-/// the edit (they are reported relative to the edited text).
-pub fn proposal_entry(outcome: &SearchOutcome, positions: &Positions) -> Option<ProposalEntry> {
-    let best: &CandidateReport = outcome.best()?;
+/// The proposal reported for a sorry, with flagged ranges given in the file as it would read
+/// after the edit (they are reported relative to the edited text).
+pub fn proposal_entry(best: &CandidateReport, positions: &Positions) -> ProposalEntry {
     let edited = best.replacement.apply(positions.text);
     let edited_positions = Positions::new(&edited);
-    Some(ProposalEntry {
+    ProposalEntry {
         status: best.provenance.label(),
         score: best.provenance.score(),
         replace: positions.range(best.replacement.range),
         new_text: best.replacement.new_text.clone(),
         flagged: flagged_entries(best.provenance.flagged_steps(), &edited_positions),
         applied: false,
+    }
+}
+
+/// How sorry `sorry_idx` fared with the other sorries of its declaration, in words a user
+/// understands; `None` when they were not put together (one sorry, no Lean).
+pub fn together_entry(
+    outcome: &JointOutcome,
+    sorry_idx: usize,
+    outline: &Outline,
+    declaration_name: Option<&str>,
+    positions: &Positions,
+) -> Option<TogetherEntry> {
+    let n_sorries = outline.sorries[sorry_idx]
+        .declaration
+        .map_or(1, |declaration_idx| {
+            holes_of(outline, declaration_idx).len()
+        });
+    let of_declaration = match declaration_name {
+        Some(name) => format!("the {n_sorries} sorries of {name}"),
+        None => format!("the {n_sorries} sorries of this declaration"),
+    };
+    let sorry_at = |idx: usize| {
+        let start = positions.range(outline.sorries[idx].range).lean.start;
+        format!("{}:{}", start.line, start.column + 1)
+    };
+    let entry = |status, accepted_apart, reason: Option<String>| TogetherEntry {
+        status,
+        sorries: n_sorries,
+        accepted_apart,
+        reason,
+    };
+    Some(match outcome {
+        JointOutcome::NotNeeded => return None,
+        JointOutcome::Verified { .. } => entry("lean-verified", true, None),
+        JointOutcome::Rejected { findings, .. } => {
+            let complaints: Vec<String> = if findings.errors.is_empty() {
+                findings.reasons.clone()
+            } else {
+                findings
+                    .errors
+                    .iter()
+                    .map(|error| error.message.lines().next().unwrap_or("").to_owned())
+                    .collect()
+            };
+            entry(
+                "rejected",
+                true,
+                Some(format!(
+                    "lean rejects the best proposals of {of_declaration} put together ({}); fill them one at a time",
+                    complaints.join("; ")
+                )),
+            )
+        }
+        JointOutcome::NotChecked(reason) => {
+            let (accepted_apart, reason) = match reason {
+                NotCheckedReason::HolesWithoutCandidate { sorry_idxs } => {
+                    let places: Vec<String> = sorry_idxs.iter().map(|idx| sorry_at(*idx)).collect();
+                    let holes = match places.as_slice() {
+                        [one] => format!("the sorry at {one} has"),
+                        [rest @ .., last] => {
+                            format!("the sorries at {} and {last} have", rest.join(", "))
+                        }
+                        [] => "no sorry has".to_owned(),
+                    };
+                    (
+                        !sorry_idxs.contains(&sorry_idx),
+                        format!(
+                            "{holes} no proposal that lean accepts apart from the other sorries, so {of_declaration} were not filled together"
+                        ),
+                    )
+                }
+                NotCheckedReason::Overlap { sorry_idxs: (first, second) } => (
+                    true,
+                    format!(
+                        "the proposals for the sorries at {} and {} overlap, so {of_declaration} were not filled together",
+                        sorry_at(*first),
+                        sorry_at(*second)
+                    ),
+                ),
+                NotCheckedReason::Interrupted(Interruption::TimeBudgetSpent) => (
+                    true,
+                    format!(
+                        "the time budget ran out before {of_declaration} could be checked together; raise --time-budget"
+                    ),
+                ),
+                NotCheckedReason::Interrupted(Interruption::Cancelled) => (
+                    true,
+                    format!("cancelled before {of_declaration} could be checked together"),
+                ),
+                NotCheckedReason::LeanFailed { message } => (
+                    true,
+                    format!("lean could not check {of_declaration} together: {message}"),
+                ),
+            };
+            entry("not-checked", accepted_apart, Some(reason))
+        }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proofwright_lean::syntax::outline;
+
+    const THREE_HOLES: &str = "theorem t (p : Prop) (h : p) : p ∧ p ∧ p := by\n  refine ⟨?_, ?_, ?_⟩\n  · sorry\n  · sorry\n  · sorry\n";
+
+    fn together(outcome: &JointOutcome, sorry_idx: usize) -> Option<TogetherEntry> {
+        let outline = outline(THREE_HOLES);
+        together_entry(
+            outcome,
+            sorry_idx,
+            &outline,
+            Some("t"),
+            &Positions::new(THREE_HOLES),
+        )
+    }
+
+    #[test]
+    fn the_holes_at_fault_are_named_in_words() {
+        let missing = JointOutcome::NotChecked(NotCheckedReason::HolesWithoutCandidate {
+            sorry_idxs: vec![0, 2],
+        });
+        let first = together(&missing, 0).expect("an entry");
+        assert_eq!(first.status, "not-checked");
+        assert_eq!(first.sorries, 3);
+        assert!(!first.accepted_apart);
+        assert_eq!(
+            first.reason.as_deref(),
+            Some("the sorries at 3:5 and 5:5 have no proposal that lean accepts apart from the other sorries, so the 3 sorries of t were not filled together")
+        );
+        assert!(together(&missing, 1).expect("an entry").accepted_apart);
+
+        let late =
+            JointOutcome::NotChecked(NotCheckedReason::Interrupted(Interruption::TimeBudgetSpent));
+        assert_eq!(
+            together(&late, 1).expect("an entry").reason.as_deref(),
+            Some("the time budget ran out before the 3 sorries of t could be checked together; raise --time-budget")
+        );
+        assert!(together(&JointOutcome::NotNeeded, 0).is_none());
+    }
 }
