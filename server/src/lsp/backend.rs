@@ -625,6 +625,10 @@ impl ServerCore {
         }
         self.pull_configuration().await;
         let settings = self.settings();
+        // Subscribed before the model starts loading, so that no change (a model that fails at
+        // once) happens before the status sender listens and goes unsent.
+        let status_changes = self.status_changed.subscribe();
+        let engine_changes = self.engine.subscribe();
         self.engine.configure(&settings);
         self.bump_status();
         if let Some(mut events) = lock(&self.engine_events).take() {
@@ -636,7 +640,10 @@ impl ServerCore {
             });
         }
         let core = self.clone();
-        tokio::spawn(async move { core.send_status_updates().await });
+        tokio::spawn(async move {
+            core.send_status_updates(status_changes, engine_changes)
+                .await
+        });
     }
 
     async fn engine_event(self: &Arc<Self>, event: EngineEvent) {
@@ -667,9 +674,11 @@ impl ServerCore {
     }
 
     /// Sends `proofwright/status` whenever the status changes, at most once per interval.
-    async fn send_status_updates(self: Arc<Self>) {
-        let mut changes = self.status_changed.subscribe();
-        let mut engine_changes = self.engine.subscribe();
+    async fn send_status_updates(
+        self: Arc<Self>,
+        mut changes: watch::Receiver<u64>,
+        mut engine_changes: watch::Receiver<u64>,
+    ) {
         let mut last = Value::Null;
         loop {
             tokio::select! {

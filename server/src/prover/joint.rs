@@ -6,6 +6,7 @@
 //! `lean-verified`.
 
 use super::control::{Interruption, ProgressEvent, WorkControl};
+use super::lean::LeanCheckError;
 use super::outcome::{CandidateReport, LeanFindings, Provenance, SearchOutcome, TextReplacement};
 use super::{ProofDocument, Prover};
 use proofwright_lean::position::{ByteRange, LeanPosition};
@@ -138,15 +139,27 @@ impl Prover {
         control.report(ProgressEvent::CheckingTogether {
             n_holes: parts.len(),
         });
-        let findings =
-            match self.lean_verdict(&checker, &combined, &combined_outline, combined_idx, None) {
-                Ok(verdict) => verdict.findings.clone(),
-                Err(error) => {
-                    return Ok(JointOutcome::NotChecked(NotCheckedReason::LeanFailed {
-                        message: format!("{error:#}"),
-                    }))
-                }
-            };
+        let verdict = self.lean_verdict(
+            &checker,
+            &combined,
+            &combined_outline,
+            combined_idx,
+            None,
+            control,
+        );
+        let findings = match verdict {
+            Ok(verdict) => verdict.findings.clone(),
+            Err(LeanCheckError::Interrupted(interruption)) => {
+                return Ok(JointOutcome::NotChecked(NotCheckedReason::Interrupted(
+                    interruption,
+                )))
+            }
+            Err(LeanCheckError::Lean(error)) => {
+                return Ok(JointOutcome::NotChecked(NotCheckedReason::LeanFailed {
+                    message: error.to_string(),
+                }))
+            }
+        };
         if findings.verified {
             let parts = parts
                 .into_iter()
