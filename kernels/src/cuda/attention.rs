@@ -5,7 +5,12 @@
 
 use super::buffer::{DeviceStorage, GpuBuffer, GpuView};
 use super::device::CudaDevice;
-use super::ops::launch;
+use super::signatures::DeviceAddress;
+use super::sources::{
+    AttentionDecodeArguments, AttentionDecodeReduceArguments, AttentionPrefillArguments,
+    CopyBlocksArguments, QkvPrepareArguments, ATTENTION_DECODE, ATTENTION_DECODE_REDUCE,
+    ATTENTION_PREFILL, COPY_BLOCKS, QKV_PREPARE,
+};
 use super::{
     CudaError, ATTENTION_THREADS, COPY_THREADS, DECODE_PARTITION, KV_BLOCK_SIZE, MAX_GROUP_CHUNK,
     MAX_HEAD_DIM, PREFILL_QUERY_TILE, ROPE_THREADS,
@@ -126,7 +131,7 @@ impl KvCachePool {
         self.n_blocks * self.n_kv_heads * KV_BLOCK_SIZE * self.head_dim
     }
 
-    fn plane_address(&self, plane: usize) -> u64 {
+    fn plane_address(&self, plane: usize) -> DeviceAddress {
         let offset = plane * self.plane_elements();
         match &self.storage {
             DeviceStorage::F32(buffer) => buffer.address_at(offset),
@@ -134,11 +139,11 @@ impl KvCachePool {
         }
     }
 
-    fn key_address(&self, layer: usize) -> u64 {
+    fn key_address(&self, layer: usize) -> DeviceAddress {
         self.plane_address(2 * layer)
     }
 
-    fn value_address(&self, layer: usize) -> u64 {
+    fn value_address(&self, layer: usize) -> DeviceAddress {
         self.plane_address(2 * layer + 1)
     }
 
@@ -353,28 +358,24 @@ impl CudaDevice {
             block_dim: (ROPE_THREADS, 1, 1),
             shared_mem_bytes: 0,
         };
-        let name = match cache.dtype() {
-            DType::F32 => "qkv_prepare_f32",
-            DType::BF16 => "qkv_prepare_bf16",
-            DType::F16 => "qkv_prepare_f16",
-        };
-        launch!(
-            self,
-            name,
+        self.launch(
+            QKV_PREPARE.for_storage(cache.dtype())?,
             config,
-            args.qkv.address(),
-            args.q_norm.map_or(0u64, GpuBuffer::address),
-            args.k_norm.map_or(0u64, GpuBuffer::address),
-            args.cos.address(),
-            args.sin.address(),
-            args.slots.address(),
-            queries.address(),
-            cache.key_address(args.layer),
-            cache.value_address(args.layer),
-            shape.n_heads as i32,
-            shape.n_kv_heads as i32,
-            shape.head_dim as i32,
-            args.eps,
+            &QkvPrepareArguments {
+                qkv: args.qkv.address(),
+                q_norm: args.q_norm.map_or(DeviceAddress::NULL, GpuBuffer::address),
+                k_norm: args.k_norm.map_or(DeviceAddress::NULL, GpuBuffer::address),
+                cos: args.cos.address(),
+                sin: args.sin.address(),
+                slots: args.slots.address(),
+                queries: queries.address(),
+                key_cache: cache.key_address(args.layer),
+                value_cache: cache.value_address(args.layer),
+                n_heads: shape.n_heads as i32,
+                n_kv_heads: shape.n_kv_heads as i32,
+                head_dim: shape.head_dim as i32,
+                eps: args.eps,
+            },
         )
     }
 
@@ -402,27 +403,23 @@ impl CudaDevice {
             block_dim: (ATTENTION_THREADS, 1, 1),
             shared_mem_bytes: 0,
         };
-        let name = match cache.dtype() {
-            DType::F32 => "attention_prefill_f32",
-            DType::BF16 => "attention_prefill_bf16",
-            DType::F16 => "attention_prefill_f16",
-        };
-        launch!(
-            self,
-            name,
+        self.launch(
+            ATTENTION_PREFILL.for_storage(cache.dtype())?,
             config,
-            args.queries.address(),
-            cache.key_address(args.layer),
-            cache.value_address(args.layer),
-            args.block_tables.address(),
-            args.tiles.address(),
-            out.address(),
-            shape.n_heads as i32,
-            shape.n_kv_heads as i32,
-            shape.head_dim as i32,
-            args.table_width as i32,
-            window_argument(args.window),
-            softmax_scale(shape.head_dim),
+            &AttentionPrefillArguments {
+                queries: args.queries.address(),
+                key_cache: cache.key_address(args.layer),
+                value_cache: cache.value_address(args.layer),
+                block_tables: args.block_tables.address(),
+                tiles: args.tiles.address(),
+                out: out.address(),
+                n_heads: shape.n_heads as i32,
+                n_kv_heads: shape.n_kv_heads as i32,
+                head_dim: shape.head_dim as i32,
+                table_width: args.table_width as i32,
+                window: window_argument(args.window),
+                scale: softmax_scale(shape.head_dim),
+            },
         )
     }
 
@@ -471,47 +468,44 @@ impl CudaDevice {
             block_dim: (ATTENTION_THREADS, 1, 1),
             shared_mem_bytes: 0,
         };
-        let name = match cache.dtype() {
-            DType::F32 => "attention_decode_f32",
-            DType::BF16 => "attention_decode_bf16",
-            DType::F16 => "attention_decode_f16",
-        };
-        launch!(
-            self,
-            name,
+        self.launch(
+            ATTENTION_DECODE.for_storage(cache.dtype())?,
             config,
-            args.queries.address(),
-            cache.key_address(args.layer),
-            cache.value_address(args.layer),
-            args.block_tables.address(),
-            args.seq_lens.address(),
-            scratch.partial_out.address(),
-            scratch.partial_max.address(),
-            scratch.partial_sum.address(),
-            shape.n_heads as i32,
-            shape.n_kv_heads as i32,
-            shape.head_dim as i32,
-            args.table_width as i32,
-            window_argument(args.window),
-            args.n_splits as i32,
-            softmax_scale(shape.head_dim),
+            &AttentionDecodeArguments {
+                queries: args.queries.address(),
+                key_cache: cache.key_address(args.layer),
+                value_cache: cache.value_address(args.layer),
+                block_tables: args.block_tables.address(),
+                seq_lens: args.seq_lens.address(),
+                partial_out: scratch.partial_out.address(),
+                partial_max: scratch.partial_max.address(),
+                partial_sum: scratch.partial_sum.address(),
+                n_heads: shape.n_heads as i32,
+                n_kv_heads: shape.n_kv_heads as i32,
+                head_dim: shape.head_dim as i32,
+                table_width: args.table_width as i32,
+                window: window_argument(args.window),
+                n_splits: args.n_splits as i32,
+                scale: softmax_scale(shape.head_dim),
+            },
         )?;
         let reduce = LaunchConfig {
             grid_dim: (shape.n_heads as u32, args.n_sequences as u32, 1),
             block_dim: (ATTENTION_THREADS, 1, 1),
             shared_mem_bytes: 0,
         };
-        launch!(
-            self,
-            "attention_decode_reduce",
+        self.launch(
+            ATTENTION_DECODE_REDUCE,
             reduce,
-            scratch.partial_out.address(),
-            scratch.partial_max.address(),
-            scratch.partial_sum.address(),
-            out.address(),
-            shape.n_heads as i32,
-            shape.head_dim as i32,
-            args.n_splits as i32,
+            &AttentionDecodeReduceArguments {
+                partial_out: scratch.partial_out.address(),
+                partial_max: scratch.partial_max.address(),
+                partial_sum: scratch.partial_sum.address(),
+                out: out.address(),
+                n_heads: shape.n_heads as i32,
+                head_dim: shape.head_dim as i32,
+                n_splits: args.n_splits as i32,
+            },
         )
     }
 
@@ -534,14 +528,15 @@ impl CudaDevice {
             block_dim: (COPY_THREADS, 1, 1),
             shared_mem_bytes: 0,
         };
-        launch!(
-            self,
-            "copy_blocks",
+        self.launch(
+            COPY_BLOCKS,
             config,
-            cache.plane_address(0),
-            pairs.address(),
-            (block_bytes / 4) as i64,
-            (cache.n_blocks * block_bytes / 4) as i64,
+            &CopyBlocksArguments {
+                pool: cache.plane_address(0),
+                pairs: pairs.address(),
+                block_words: (block_bytes / 4) as i64,
+                plane_words: (cache.n_blocks * block_bytes / 4) as i64,
+            },
         )
     }
 }

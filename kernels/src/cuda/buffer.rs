@@ -1,5 +1,6 @@
 //! Device memory: typed buffers and weight matrices kept in their storage type on the GPU.
 
+use super::signatures::DeviceAddress;
 use super::{CudaDevice, CudaError};
 use crate::{DType, Matrix, Storage};
 use cudarc::driver::{CudaSlice, DevicePtr, DeviceRepr};
@@ -21,14 +22,15 @@ impl<T: DeviceRepr> GpuBuffer<T> {
     }
 
     /// The buffer's device address, for kernel arguments.
-    pub(crate) fn address(&self) -> u64 {
+    pub(crate) fn address(&self) -> DeviceAddress {
         let (address, _sync) = self.slice.device_ptr(self.slice.stream());
-        address
+        DeviceAddress::from_raw(address)
     }
 
     /// The device address of element `offset`.
-    pub(crate) fn address_at(&self, offset: usize) -> u64 {
-        self.address() + (offset * std::mem::size_of::<T>()) as u64
+    pub(crate) fn address_at(&self, offset: usize) -> DeviceAddress {
+        self.address()
+            .offset_bytes(offset * std::mem::size_of::<T>())
     }
 
     /// Checks that the buffer holds at least `needed` elements.
@@ -84,7 +86,7 @@ impl GpuBuffer<u32> {
             });
         }
         Ok(GpuView {
-            address: self.address() + start as u64,
+            address: self.address().offset_bytes(start),
             len,
             _buffer: PhantomData,
         })
@@ -94,7 +96,7 @@ impl GpuBuffer<u32> {
 /// A read-only run of elements inside a [`GpuBuffer`], borrowed from it.
 #[derive(Debug, Clone, Copy)]
 pub struct GpuView<'a, T> {
-    address: u64,
+    address: DeviceAddress,
     len: usize,
     _buffer: PhantomData<&'a T>,
 }
@@ -108,7 +110,7 @@ impl<T> GpuView<'_, T> {
         self.len == 0
     }
 
-    pub(crate) fn address(&self) -> u64 {
+    pub(crate) fn address(&self) -> DeviceAddress {
         self.address
     }
 
@@ -183,7 +185,7 @@ impl DeviceMatrix {
         self.rows * self.cols * self.dtype.size_in_bytes()
     }
 
-    pub(crate) fn address(&self) -> u64 {
+    pub(crate) fn address(&self) -> DeviceAddress {
         match &self.storage {
             DeviceStorage::F32(buffer) => buffer.address(),
             DeviceStorage::Half(buffer) => buffer.address(),

@@ -47,8 +47,30 @@ pub fn compile_options(arch: &str) -> Vec<String> {
     options
 }
 
+/// One kernel file compiled for one architecture: the GPU binary and the PTX it was assembled
+/// from (whose `.entry` lines show the parameters as compiled).
+#[derive(Debug, Clone)]
+pub struct CompiledSource {
+    pub cubin: Vec<u8>,
+    pub ptx: String,
+}
+
 /// Compiles one kernel file for `arch` and returns the GPU binary (a CUBIN).
 pub fn compile(source: &KernelSource, arch: &str) -> Result<Vec<u8>, CudaError> {
+    compile_program(source, arch)?.cubin(source.file)
+}
+
+/// Compiles one kernel file for `arch` and returns both the GPU binary and the PTX (one
+/// compilation: NVRTC keeps the PTX of a CUBIN compile).
+pub fn compile_with_ptx(source: &KernelSource, arch: &str) -> Result<CompiledSource, CudaError> {
+    let program = compile_program(source, arch)?;
+    Ok(CompiledSource {
+        cubin: program.cubin(source.file)?,
+        ptx: program.ptx(source.file)?,
+    })
+}
+
+fn compile_program(source: &KernelSource, arch: &str) -> Result<Program, CudaError> {
     libraries::load(&[CudaLibrary::Nvrtc])?;
     let file = source.file;
     let nul_free = |text: &str, what: &'static str| {
@@ -101,15 +123,7 @@ pub fn compile(source: &KernelSource, arch: &str) -> Result<Vec<u8>, CudaError> 
             log,
         });
     }
-    let mut size = 0usize;
-    // SAFETY: the program compiled; `size` is a valid out-pointer.
-    let status = unsafe { nvrtc::nvrtcGetCUBINSize(program.0, &mut size) };
-    check(status, "reading the binary's size", file)?;
-    let mut binary = vec![0u8; size];
-    // SAFETY: `binary` holds exactly the size NVRTC reported.
-    let status = unsafe { nvrtc::nvrtcGetCUBIN(program.0, binary.as_mut_ptr().cast()) };
-    check(status, "reading the binary", file)?;
-    Ok(binary)
+    Ok(program)
 }
 
 /// The compiled binary of `source` for `arch`, from the cache in `cache_dir` when present,
@@ -210,6 +224,39 @@ fn write_atomically(cache_dir: &Path, path: &Path, binary: &[u8]) -> Result<(), 
 struct Program(nvrtc::nvrtcProgram);
 
 impl Program {
+    /// The GPU binary of a compiled program.
+    fn cubin(&self, file: &'static str) -> Result<Vec<u8>, CudaError> {
+        let mut size = 0usize;
+        // SAFETY: the program compiled; `size` is a valid out-pointer.
+        let status = unsafe { nvrtc::nvrtcGetCUBINSize(self.0, &mut size) };
+        check(status, "reading the binary's size", file)?;
+        let mut binary = vec![0u8; size];
+        // SAFETY: `binary` holds exactly the size NVRTC reported.
+        let status = unsafe { nvrtc::nvrtcGetCUBIN(self.0, binary.as_mut_ptr().cast()) };
+        check(status, "reading the binary", file)?;
+        Ok(binary)
+    }
+
+    /// The PTX of a compiled program.
+    fn ptx(&self, file: &'static str) -> Result<String, CudaError> {
+        let mut size = 0usize;
+        // SAFETY: the program compiled; `size` is a valid out-pointer.
+        let status = unsafe { nvrtc::nvrtcGetPTXSize(self.0, &mut size) };
+        check(status, "reading the PTX's size", file)?;
+        let mut text = vec![0u8; size];
+        // SAFETY: `text` holds exactly the size NVRTC reported.
+        let status = unsafe { nvrtc::nvrtcGetPTX(self.0, text.as_mut_ptr().cast()) };
+        check(status, "reading the PTX", file)?;
+        let text = CStr::from_bytes_until_nul(&text)
+            .map(CStr::to_bytes)
+            .unwrap_or(&text);
+        String::from_utf8(text.to_vec()).map_err(|_| CudaError::Nvrtc {
+            file,
+            during: "reading the PTX",
+            message: "the PTX is not UTF-8".to_owned(),
+        })
+    }
+
     fn log(&self) -> Option<String> {
         let mut size = 0usize;
         // SAFETY: the program is valid; `size` is a valid out-pointer.

@@ -91,7 +91,7 @@ impl CudaDevice {
                 }
                 Err(error) => return Err(CudaError::driver("loading compiled kernels")(error)),
             };
-            for &name in source.functions {
+            for name in source.kernel_names() {
                 let function = module
                     .load_function(name)
                     .map_err(CudaError::driver("finding a kernel in its module"))?;

@@ -12,6 +12,8 @@ mod error;
 mod graph;
 pub mod libraries;
 mod ops;
+pub mod ptx;
+pub mod signatures;
 pub mod sources;
 
 pub use attention::{

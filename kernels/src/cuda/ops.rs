@@ -6,6 +6,13 @@
 
 use super::buffer::{DeviceMatrix, GpuBuffer, GpuView};
 use super::device::CudaDevice;
+use super::signatures::{DeviceAddress, Kernel, KernelArguments};
+use super::sources::{
+    AddBiasArguments, ConvertToHalfArguments, EmbeddingArguments, GatherLogProbsArguments,
+    GatherRowsArguments, LinearSkinnyArguments, RmsNormArguments, SampleRowsArguments,
+    SiluMulArguments, ADD_BIAS, CONVERT_TO_HALF, EMBEDDING, GATHER_LOG_PROBS, GATHER_ROWS,
+    LINEAR_SKINNY, RMS_NORM, SAMPLE_ROWS, SILU_MUL,
+};
 use super::{
     CudaError, ELEMENTWISE_MAX_BLOCKS, ELEMENTWISE_THREADS, LINEAR_WARPS, NORM_THREADS,
     SAMPLING_THREADS, SKINNY_MAX_ROWS,
@@ -14,32 +21,31 @@ use crate::DType;
 use cudarc::cublas::sys as cublas;
 use cudarc::driver::LaunchConfig;
 
-/// Launches kernel `$name` with `$config` and the arguments in order. Every argument is a plain
-/// value whose type matches the kernel's C parameter exactly (device addresses as `u64`, `int`
-/// as `i32`, `long long` as `i64`, `float` as `f32`).
-macro_rules! launch {
-    ($device:expr, $name:expr, $config:expr $(, $arg:expr)* $(,)?) => {{
-        let device: &CudaDevice = $device;
-        device.bind()?;
-        let function = device.function($name)?;
-        let mut builder = device.stream.launch_builder(function);
-        // Each argument lives in its own binding until the launch, which reads them.
-        $(
-            let argument = $arg;
-            cudarc::driver::PushKernelArg::arg(&mut builder, &argument);
-        )*
-        // SAFETY: the caller checked every buffer's size against the kernel's indexing, and the
-        // argument types match the kernel's signature (see the macro's documentation).
-        let kernel: &'static str = $name;
-        unsafe { builder.launch($config) }
+impl CudaDevice {
+    /// Queues `kernel` with `config` on the device's stream. `arguments` is the kernel's
+    /// argument struct from `sources.rs`, whose fields are pushed in the order of the C
+    /// parameters; CI checks that order and every type against the compiled PTX.
+    pub(crate) fn launch<A: KernelArguments>(
+        &self,
+        kernel: Kernel<A>,
+        config: LaunchConfig,
+        arguments: &A,
+    ) -> Result<(), CudaError> {
+        self.bind()?;
+        let function = self.function(kernel.name())?;
+        let mut builder = self.stream.launch_builder(function);
+        arguments.push_onto(&mut builder);
+        // SAFETY: the argument types match the kernel's signature (declared once in sources.rs
+        // and checked against NVRTC's PTX in kernels/tests/nvrtc_compile.rs), and the caller
+        // checked every buffer's size against the kernel's indexing.
+        unsafe { builder.launch(config) }
             .map(|_| ())
             .map_err(|error| CudaError::Launch {
-                kernel,
+                kernel: kernel.name(),
                 message: super::error::describe_driver_error(error),
             })
-    }};
+    }
 }
-pub(crate) use launch;
 
 /// A grid-stride launch over `total` elements.
 pub(crate) fn elementwise_config(total: usize) -> LaunchConfig {
@@ -114,19 +120,15 @@ impl CudaDevice {
         if n_tokens == 0 {
             return Ok(());
         }
-        let name = match table.dtype() {
-            DType::F32 => "embedding_f32",
-            DType::BF16 => "embedding_bf16",
-            DType::F16 => "embedding_f16",
-        };
-        launch!(
-            self,
-            name,
+        self.launch(
+            EMBEDDING.for_storage(table.dtype())?,
             per_row_config(n_tokens, NORM_THREADS),
-            table.address(),
-            token_ids.address(),
-            out.address(),
-            as_i32("embedding", "the width", width)?,
+            &EmbeddingArguments {
+                table: table.address(),
+                token_ids: token_ids.address(),
+                out: out.address(),
+                width: as_i32("embedding", "the width", width)?,
+            },
         )
     }
 
@@ -145,15 +147,16 @@ impl CudaDevice {
         if n_rows == 0 {
             return Ok(());
         }
-        launch!(
-            self,
-            "rms_norm",
+        self.launch(
+            RMS_NORM,
             per_row_config(n_rows, NORM_THREADS),
-            input.address(),
-            weight.address(),
-            out.address(),
-            as_i32("rms_norm", "the width", width)?,
-            eps,
+            &RmsNormArguments {
+                input: input.address(),
+                weight: weight.address(),
+                output: out.address(),
+                width: as_i32("rms_norm", "the width", width)?,
+                eps,
+            },
         )
     }
 
@@ -171,14 +174,15 @@ impl CudaDevice {
         if total == 0 {
             return Ok(());
         }
-        launch!(
-            self,
-            "silu_mul",
+        self.launch(
+            SILU_MUL,
             elementwise_config(total),
-            gate_up.address(),
-            out.address(),
-            as_i32("silu_mul", "the width", width)?,
-            total as i64,
+            &SiluMulArguments {
+                gate_up: gate_up.address(),
+                out: out.address(),
+                width: as_i32("silu_mul", "the width", width)?,
+                total: total as i64,
+            },
         )
     }
 
@@ -195,14 +199,15 @@ impl CudaDevice {
         if total == 0 {
             return Ok(());
         }
-        launch!(
-            self,
-            "add_bias",
+        self.launch(
+            ADD_BIAS,
             elementwise_config(total),
-            x.address(),
-            bias.address(),
-            as_i32("add_bias", "the width", width)?,
-            total as i64,
+            &AddBiasArguments {
+                x: x.address(),
+                bias: bias.address(),
+                width: as_i32("add_bias", "the width", width)?,
+                total: total as i64,
+            },
         )
     }
 
@@ -220,14 +225,15 @@ impl CudaDevice {
         if n_rows == 0 {
             return Ok(());
         }
-        launch!(
-            self,
-            "gather_rows",
+        self.launch(
+            GATHER_ROWS,
             per_row_config(n_rows, NORM_THREADS),
-            input.address(),
-            row_ids.address(),
-            out.address(),
-            as_i32("gather_rows", "the width", width)?,
+            &GatherRowsArguments {
+                input: input.address(),
+                row_ids: row_ids.address(),
+                out: out.address(),
+                width: as_i32("gather_rows", "the width", width)?,
+            },
         )
     }
 
@@ -289,23 +295,19 @@ impl CudaDevice {
             block_dim: (LINEAR_WARPS * 32, 1, 1),
             shared_mem_bytes: 0,
         };
-        let name = match weight.dtype() {
-            DType::F32 => "linear_skinny_f32",
-            DType::BF16 => "linear_skinny_bf16",
-            DType::F16 => "linear_skinny_f16",
-        };
-        launch!(
-            self,
-            name,
+        self.launch(
+            LINEAR_SKINNY.for_storage(weight.dtype())?,
             config,
-            input.address(),
-            weight.address(),
-            bias.map_or(0u64, GpuBuffer::address),
-            output.address(),
-            n_rows as i32,
-            as_i32("linear", "in_features", weight.cols())?,
-            as_i32("linear", "out_features", out_features)?,
-            i32::from(accumulate),
+            &LinearSkinnyArguments {
+                x: input.address(),
+                w: weight.address(),
+                bias: bias.map_or(DeviceAddress::NULL, GpuBuffer::address),
+                out: output.address(),
+                n_rows: as_i32("linear", "the row count", n_rows)?,
+                k: as_i32("linear", "in_features", weight.cols())?,
+                m: as_i32("linear", "out_features", out_features)?,
+                accumulate: i32::from(accumulate),
+            },
         )
     }
 
@@ -324,18 +326,14 @@ impl CudaDevice {
             half_type => {
                 let total = n_rows * in_features;
                 scratch.check_len("linear", "the 16-bit input scratch", total)?;
-                let name = if half_type == DType::BF16 {
-                    "convert_to_bf16"
-                } else {
-                    "convert_to_f16"
-                };
-                launch!(
-                    self,
-                    name,
+                self.launch(
+                    CONVERT_TO_HALF.for_storage(half_type)?,
                     elementwise_config(total),
-                    input.address(),
-                    scratch.address(),
-                    total as i64,
+                    &ConvertToHalfArguments {
+                        input: input.address(),
+                        output: scratch.address(),
+                        total: total as i64,
+                    },
                 )?;
                 let element_type = if half_type == DType::BF16 {
                     cublas::cudaDataType_t::CUDA_R_16BF
@@ -364,14 +362,14 @@ impl CudaDevice {
                 n,
                 k,
                 (&alpha as *const f32).cast(),
-                weight.address() as *const std::ffi::c_void,
+                weight.address().raw() as *const std::ffi::c_void,
                 element_type,
                 k,
-                input_address as *const std::ffi::c_void,
+                input_address.raw() as *const std::ffi::c_void,
                 element_type,
                 k,
                 (&beta as *const f32).cast(),
-                output.address() as *mut std::ffi::c_void,
+                output.address().raw() as *mut std::ffi::c_void,
                 cublas::cudaDataType_t::CUDA_R_32F,
                 m,
                 cublas::cublasComputeType_t::CUBLAS_COMPUTE_32F,
@@ -402,16 +400,17 @@ impl CudaDevice {
         params.check_len("sample", "the sampling parameters", 3)?;
         uniforms.check_len("sample", "the uniform draws", n_rows)?;
         out_tokens.check_len("sample", "the output tokens", n_rows)?;
-        launch!(
-            self,
-            "sample_rows",
+        self.launch(
+            SAMPLE_ROWS,
             per_row_config(n_rows, SAMPLING_THREADS),
-            logits.address(),
-            row_stride as i64,
-            as_i32("sample", "the vocabulary", vocab)?,
-            params.address(),
-            uniforms.address(),
-            out_tokens.address(),
+            &SampleRowsArguments {
+                logits: logits.address(),
+                row_stride: row_stride as i64,
+                vocab: as_i32("sample", "the vocabulary", vocab)?,
+                params: params.address(),
+                uniforms: uniforms.address(),
+                out_tokens: out_tokens.address(),
+            },
         )
     }
 
@@ -430,14 +429,15 @@ impl CudaDevice {
         if n_rows == 0 {
             return Ok(());
         }
-        launch!(
-            self,
-            "gather_log_probs",
+        self.launch(
+            GATHER_LOG_PROBS,
             per_row_config(n_rows, SAMPLING_THREADS),
-            logits.address(),
-            as_i32("gather_log_probs", "the vocabulary", vocab)?,
-            targets.address(),
-            out.address(),
+            &GatherLogProbsArguments {
+                logits: logits.address(),
+                vocab: as_i32("gather_log_probs", "the vocabulary", vocab)?,
+                targets: targets.address(),
+                out: out.address(),
+            },
         )
     }
 
