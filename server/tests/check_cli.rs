@@ -651,11 +651,13 @@ fn deep_reviews_accept_a_good_proof_and_flag_the_step_a_review_names() {
 const TWO_HOLE_DECLARATIONS: &str = "theorem swap_conjunction (p q : Prop) (h : p ∧ q) : q ∧ p := by\n  constructor\n  · sorry\n  · sorry\n\ntheorem gt_of_eq_add_two (a b : Nat) (h : a = b + 2) : a > b := by\n  have hb : b < b + 2 := by sorry\n  sorry\n";
 
 /// One deterministic candidate per sorry: the tests below are about what happens to them.
+/// One candidate a round; refinement rounds are allowed, so that a search that stops early
+/// (a candidate Lean accepts apart from the other sorries) is seen to.
 const ONE_CANDIDATE: [&str; 8] = [
     "--samples",
     "1",
     "--rounds",
-    "0",
+    "2",
     "--max-new-tokens",
     "48",
     "--seed",
@@ -719,6 +721,10 @@ fn several_sorries_of_a_declaration_are_verified_and_fixed_together() {
     for sorry in sorries {
         assert_eq!(sorry["best"]["status"], "lean-verified", "{sorry:#}");
         assert_eq!(sorry["best"]["applied"], true, "{sorry:#}");
+        // No candidate can be verified alone; refining past one Lean accepts apart from the
+        // other sorry could not do better, so the search stops there.
+        assert_eq!(sorry["search_end"], "accepted-apart", "{sorry:#}");
+        assert_eq!(sorry["rounds_run"], 1, "{sorry:#}");
         assert_eq!(
             sorry["together"],
             serde_json::json!({"status": "lean-verified", "sorries": 2, "accepted_apart": true, "reason": null}),

@@ -389,6 +389,59 @@ fn configuration_comes_from_the_editor_and_follows_its_changes() {
     assert!(client.shutdown_and_exit().success());
 }
 
+/// A theorem with two sorries, whose proofs the tiny prover learned.
+const TWO_HOLES: &str = "theorem swap_conjunction (p q : Prop) (h : p ∧ q) : q ∧ p := by\n  constructor\n  · sorry\n  · sorry\n";
+
+/// With Lean on, "Prove this sorry" in a theorem with two sorries puts in a proof Lean accepts
+/// apart from the other sorry (none can be verified alone), and the second one, filled last, is
+/// verified whole.
+#[test]
+fn sorries_of_one_theorem_are_filled_one_at_a_time_with_lean() {
+    let project = StandInProject::new(None, true);
+    let file = project.write("Holes.lean", TWO_HOLES);
+    let uri = file_uri(&file);
+    let mut client = LspClient::start(&[], Some(&project), &[]);
+    let mut settings = test_settings("auto");
+    settings["model"] = json!(tiny_prover());
+    settings["template"] = json!("auto");
+    settings["samples"] = json!(1);
+    settings["rounds"] = json!(2);
+    settings["maxNewTokens"] = json!(48);
+    client.initialize(Some(&project.project()), settings);
+    client.wait_for_model();
+    client.open(&uri, TWO_HOLES);
+    client.diagnostics(&uri, 1);
+
+    let prove = |client: &mut LspClient, line: u32| {
+        client.result(
+            "workspace/executeCommand",
+            json!({"command": "proofwright.prove", "arguments": [{"uri": uri, "position": {"line": line, "character": 5}}]}),
+        )
+    };
+    let first = prove(&mut client, 2);
+    assert_eq!(first["applied"], true, "{first}");
+    assert_eq!(first["provenance"], "flagged", "{first}");
+    assert!(
+        first["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("Lean accepts apart from the other sorries")),
+        "{first}"
+    );
+    let text = client.text(&uri);
+    assert_eq!(text.matches("sorry").count(), 1, "{text}");
+    let line = text
+        .lines()
+        .position(|line| line.contains("sorry"))
+        .expect("the second sorry");
+
+    let second = prove(&mut client, line as u32);
+    assert_eq!(second["applied"], true, "{second}");
+    assert_eq!(second["provenance"], "lean-verified", "{second}");
+    let text = client.text(&uri);
+    assert!(!text.contains("sorry"), "{text}");
+    assert!(client.shutdown_and_exit().success());
+}
+
 #[test]
 fn the_tiny_prover_completes_and_proves_a_theorem_it_learned() {
     let mut client = LspClient::start(&[], None, &[]);

@@ -978,10 +978,12 @@ impl ServerCore {
             self.add_search_note(&snapshot, &target, &summary).await;
             return Ok(search_result(false, None, "unproved", None, summary));
         };
+        // A proof Lean accepts apart from the declaration's other sorries is inserted too: the
+        // holes are filled one at a time, and the last one filled is verified whole.
         let worth_inserting = matches!(
             best.provenance,
             Provenance::LeanVerified | Provenance::Neural { .. }
-        );
+        ) || outcome.best_accepted_apart().is_some();
         if !worth_inserting {
             self.add_search_note(&snapshot, &target, &summary).await;
             return Ok(search_result(
@@ -1222,6 +1224,11 @@ fn outcome_summary(outcome: &SearchOutcome) -> String {
             Provenance::Neural { score } => format!(
                 "found a proof the neural verifier accepts (score {score:.2}); Lean did not check it"
             ),
+            Provenance::Flagged { .. } if outcome.best_accepted_apart().is_some() => {
+                "found a proof that Lean accepts apart from the other sorries of this declaration \
+                 (it is verified once they are filled)"
+                    .to_owned()
+            }
             Provenance::Flagged { score, flagged } => {
                 let reason = flagged
                     .first()

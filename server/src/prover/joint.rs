@@ -9,8 +9,7 @@ use super::control::{Interruption, ProgressEvent, WorkControl};
 use super::lean::LeanCheckError;
 use super::outcome::{CandidateReport, LeanFindings, Provenance, SearchOutcome, TextReplacement};
 use super::{ProofDocument, Prover};
-use proofwright_lean::position::{ByteRange, LeanPosition};
-use proofwright_lean::process::NotVerifiedReason;
+use proofwright_lean::position::ByteRange;
 use proofwright_lean::syntax::Outline;
 
 /// What one hole's search gave.
@@ -242,65 +241,10 @@ fn fills_only_its_hole(candidate: &CandidateReport, own: ByteRange, others: &[By
             .is_some_and(accepted_apart_from_other_holes)
 }
 
-/// Whether Lean's only objections are `sorry`s: no error, and every reason is a `sorry` it saw,
-/// its "declaration uses 'sorry'" warning, or `sorryAx` among the axioms.
+/// Whether Lean accepts a candidate apart from the other holes: no error inside the
+/// declaration, and its only objections are `sorry`s (see [`LeanFindings::only_sorries_in_the_way`]).
 pub fn accepted_apart_from_other_holes(findings: &LeanFindings) -> bool {
-    !findings.verified
-        && findings.errors.is_empty()
-        && !findings.reasons.is_empty()
-        && findings
-            .reasons
-            .iter()
-            .all(|reason| is_sorry_reason(reason))
-}
-
-/// Whether one reason (as `check_declaration` renders a [`NotVerifiedReason`]) is about a
-/// `sorry`. The shapes are rendered from lean-bridge's own wording, so they follow it.
-fn is_sorry_reason(reason: &str) -> bool {
-    let origin = LeanPosition { line: 0, column: 0 };
-    let origin_text = "0:0";
-    let split_at_origin = |rendered: String| -> Option<(String, String)> {
-        let at = rendered.find(origin_text)?;
-        Some((
-            rendered[..at].to_owned(),
-            rendered[at + origin_text.len()..].to_owned(),
-        ))
-    };
-    let positioned = [
-        NotVerifiedReason::Sorry {
-            start: origin,
-            goal: String::new(),
-        },
-        NotVerifiedReason::SorryWarning { start: origin },
-    ];
-    let matches_positioned = positioned.into_iter().any(|probe| {
-        split_at_origin(probe.to_string()).is_some_and(|(prefix, suffix)| {
-            reason.len() >= prefix.len() + suffix.len()
-                && reason.starts_with(&prefix)
-                && reason.ends_with(&suffix)
-                && is_lean_position(&reason[prefix.len()..reason.len() - suffix.len()])
-        })
-    });
-    // The name comes first in the rendering: compare what follows it.
-    let sorry_axiom_only = NotVerifiedReason::DisallowedAxioms {
-        declaration: String::new(),
-        axioms: vec![SORRY_AXIOM.to_owned()],
-    }
-    .to_string();
-    let after_name = sorry_axiom_only.trim_start_matches('`');
-    matches_positioned || (reason.starts_with('`') && reason.ends_with(after_name))
-}
-
-/// The axiom a `sorry` adds.
-const SORRY_AXIOM: &str = "sorryAx";
-
-fn is_lean_position(text: &str) -> bool {
-    text.split_once(':').is_some_and(|(line, column)| {
-        !line.is_empty()
-            && !column.is_empty()
-            && line.chars().all(|c| c.is_ascii_digit())
-            && column.chars().all(|c| c.is_ascii_digit())
-    })
+    !findings.verified && findings.errors.is_empty() && findings.only_sorries_in_the_way
 }
 
 /// The document with every part's edit applied (the edits are against the original text, so
@@ -329,13 +273,16 @@ fn combine(text: &str, parts: &[HolePart]) -> Result<String, NotCheckedReason> {
 mod tests {
     use super::*;
     use crate::prover::{FlaggedStep, SearchEnd};
+    use proofwright_lean::position::LeanPosition;
+    use proofwright_lean::process::NotVerifiedReason;
     use proofwright_lean::syntax::outline;
 
-    /// Findings as `check_declaration` renders them from the trust rule's reasons.
+    /// Findings as `check_declaration` makes them from the trust rule's reasons.
     fn findings(reasons: &[NotVerifiedReason], n_errors: usize) -> LeanFindings {
         LeanFindings {
             verified: reasons.is_empty(),
             reasons: reasons.iter().map(ToString::to_string).collect(),
+            only_sorries_in_the_way: crate::prover::lean::only_sorries(reasons),
             errors: (0..n_errors)
                 .map(|_| crate::prover::outcome::LeanStepError {
                     range: ByteRange::new(0, 1),
@@ -406,6 +353,7 @@ mod tests {
             verified: false,
             reasons: vec!["lean could not check the proof: timed out after 60 s".to_owned()],
             errors: Vec::new(),
+            only_sorries_in_the_way: false,
         };
         assert!(!accepted_apart_from_other_holes(&process_failed));
     }

@@ -14,7 +14,8 @@ use super::settings::LeanMode;
 use proofwright_lean::position::{ByteOffset, ByteRange, LineIndex};
 use proofwright_lean::process::{
     discover_toolchain, judge, BackendKind, BackendLaunches, CheckOutcome, CheckRequest,
-    DiscoveryEnvironment, LeanPool, LeanProcessError, PoolSettings, Severity, Verdict,
+    DiscoveryEnvironment, LeanPool, LeanProcessError, NotVerifiedReason, PoolSettings, Severity,
+    Verdict,
 };
 use proofwright_lean::syntax::{DeclarationKind, Outline};
 use std::collections::HashMap;
@@ -365,20 +366,43 @@ pub fn check_declaration(
             }
         })
         .collect();
-    let (verified, reasons) = match verdict {
-        Verdict::LeanVerified => (true, Vec::new()),
-        Verdict::NotVerified { reasons } => {
-            (false, reasons.iter().map(ToString::to_string).collect())
-        }
+    let (verified, only_sorries_in_the_way, reasons) = match verdict {
+        Verdict::LeanVerified => (true, false, Vec::new()),
+        Verdict::NotVerified { reasons } => (
+            false,
+            only_sorries(&reasons),
+            reasons.iter().map(ToString::to_string).collect(),
+        ),
     };
     Ok(DeclarationVerdict {
         findings: LeanFindings {
             verified,
             reasons,
             errors,
+            only_sorries_in_the_way,
         },
         goal,
     })
+}
+
+/// The axiom a `sorry` adds.
+const SORRY_AXIOM: &str = "sorryAx";
+
+/// Whether Lean's only objections are `sorry`s: there is at least one reason, and each is a
+/// `sorry` it saw, its "declaration uses 'sorry'" warning, or `sorryAx` as the only disallowed
+/// axiom (an error, another axiom or a failed check is something else).
+pub fn only_sorries(reasons: &[NotVerifiedReason]) -> bool {
+    !reasons.is_empty()
+        && reasons.iter().all(|reason| match reason {
+            NotVerifiedReason::Sorry { .. } | NotVerifiedReason::SorryWarning { .. } => true,
+            NotVerifiedReason::DisallowedAxioms { axioms, .. } => {
+                axioms.iter().all(|axiom| axiom == SORRY_AXIOM)
+            }
+            NotVerifiedReason::LeanError { .. }
+            | NotVerifiedReason::AxiomsNotReported { .. }
+            | NotVerifiedReason::NoDeclarationChecked
+            | NotVerifiedReason::FatalProcessingError => false,
+        })
 }
 
 #[cfg(test)]

@@ -62,11 +62,20 @@ impl Provenance {
 
     /// Orders better first: by provenance, then by score (higher first).
     pub fn compare(&self, other: &Provenance) -> Ordering {
-        self.rank().cmp(&other.rank()).then_with(|| {
-            let mine = self.score().unwrap_or(f32::NEG_INFINITY);
-            let theirs = other.score().unwrap_or(f32::NEG_INFINITY);
-            theirs.total_cmp(&mine)
-        })
+        self.compare_with_kind_first(other, Ordering::Equal)
+    }
+
+    /// Orders better first: by provenance, then by `within_kind` (for two of the same kind),
+    /// then by score (higher first).
+    pub fn compare_with_kind_first(&self, other: &Provenance, within_kind: Ordering) -> Ordering {
+        self.rank()
+            .cmp(&other.rank())
+            .then(within_kind)
+            .then_with(|| {
+                let mine = self.score().unwrap_or(f32::NEG_INFINITY);
+                let theirs = other.score().unwrap_or(f32::NEG_INFINITY);
+                theirs.total_cmp(&mine)
+            })
     }
 }
 
@@ -156,6 +165,12 @@ pub struct LeanFindings {
     pub reasons: Vec<String>,
     /// Errors inside the proof, each with the step it falls in (an index into the steps given).
     pub errors: Vec<LeanStepError>,
+    /// Not verified, and every reason is a `sorry`: one Lean reported, its "declaration uses
+    /// 'sorry'" warning, or `sorryAx` as the only disallowed axiom. For a candidate that fills
+    /// one hole of several (and has no `sorry` of its own), Lean accepts it apart from the other
+    /// holes.
+    #[serde(skip)]
+    pub only_sorries_in_the_way: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -204,6 +219,10 @@ pub struct CandidateReport {
 pub enum SearchEnd {
     /// A candidate was lean-verified.
     LeanVerified,
+    /// The target shares its declaration with other `sorry`s, so no candidate can be verified
+    /// alone, and Lean accepted a candidate apart from them (see
+    /// [`LeanFindings::only_sorries_in_the_way`]): refining further could not do better.
+    AcceptedApart,
     /// Without Lean: a candidate was scored above the threshold with nothing flagged.
     NeuralAccepted,
     /// Every round ran without either.
@@ -216,6 +235,7 @@ impl SearchEnd {
     pub fn label(self) -> &'static str {
         match self {
             SearchEnd::LeanVerified => "lean-verified",
+            SearchEnd::AcceptedApart => "accepted-apart",
             SearchEnd::NeuralAccepted => "neural-accepted",
             SearchEnd::RoundsSpent => "rounds-spent",
             SearchEnd::Interrupted(Interruption::Cancelled) => "cancelled",
@@ -237,6 +257,18 @@ pub struct SearchOutcome {
 impl SearchOutcome {
     pub fn best(&self) -> Option<&CandidateReport> {
         self.candidates.first()
+    }
+
+    /// The best candidate, when Lean accepts it apart from the other `sorry`s of its
+    /// declaration (candidates Lean accepts so are ranked first among the flagged ones).
+    pub fn best_accepted_apart(&self) -> Option<&CandidateReport> {
+        self.best().filter(|best| {
+            matches!(best.provenance, Provenance::Flagged { .. })
+                && best
+                    .lean
+                    .as_ref()
+                    .is_some_and(super::joint::accepted_apart_from_other_holes)
+        })
     }
 
     /// The provenance of the best candidate, or `unproved` when there is none.

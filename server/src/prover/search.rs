@@ -5,6 +5,7 @@
 use super::cache::cache_key;
 use super::candidate::{cut_continuation, PlacedCandidate};
 use super::control::{ProgressEvent, WorkControl};
+use super::joint::accepted_apart_from_other_holes;
 use super::lean::{check_declaration, DeclarationVerdict, LeanCheckError, LeanChecker};
 use super::limits::{DEEP_REVIEW_MAX_NEW_TOKENS, NEXT_STEP_MAX_NEW_TOKENS, PROMPT_OVERHEAD_TOKENS};
 use super::model::{sample_is_complete, PromptFamily};
@@ -213,10 +214,22 @@ impl Prover {
                     placed,
                 });
             }
+            // Among flagged candidates, one Lean accepts apart from the declaration's other
+            // sorries comes first: it is as good as this target can get.
+            let accepted_apart = |candidate: &Judged| {
+                candidate
+                    .report
+                    .lean
+                    .as_ref()
+                    .is_some_and(accepted_apart_from_other_holes)
+            };
             judged.sort_by(|a, b| {
                 a.report
                     .provenance
-                    .compare(&b.report.provenance)
+                    .compare_with_kind_first(
+                        &b.report.provenance,
+                        accepted_apart(b).cmp(&accepted_apart(a)),
+                    )
                     .then(a.report.round.cmp(&b.report.round))
                     .then(a.report.sample_idx.cmp(&b.report.sample_idx))
             });
@@ -226,6 +239,12 @@ impl Prover {
             match judged.first().map(|best| &best.report.provenance) {
                 Some(super::Provenance::LeanVerified) => {
                     end = SearchEnd::LeanVerified;
+                    break;
+                }
+                Some(super::Provenance::Flagged { .. })
+                    if judged.first().is_some_and(accepted_apart) =>
+                {
+                    end = SearchEnd::AcceptedApart;
                     break;
                 }
                 Some(super::Provenance::Neural { score })
@@ -688,6 +707,7 @@ impl Prover {
                         verified: false,
                         reasons: vec![format!("lean could not check the proof: {error}")],
                         errors: Vec::new(),
+                        only_sorries_in_the_way: false,
                     }),
                 }
             }
