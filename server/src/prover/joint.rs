@@ -66,7 +66,7 @@ pub enum NotCheckedReason {
     HolesWithoutCandidate { sorry_idxs: Vec<usize> },
     /// The candidates chosen for these two holes edit overlapping text.
     Overlap { sorry_idxs: (usize, usize) },
-    /// Cancelled, or the time budget was spent before Lean was asked.
+    /// Cancelled, or the time budget was spent, before Lean was asked or while it checked.
     Interrupted(Interruption),
     /// Lean could not be asked, or the combined text could not be read back.
     LeanFailed { message: String },
@@ -75,7 +75,7 @@ pub enum NotCheckedReason {
 impl Prover {
     /// Puts the best candidate of each hole of declaration `declaration_idx` together and
     /// checks the declaration with Lean once. `holes` are the searches of its holes (others are
-    /// ignored). The check is not started once `control` says to stop.
+    /// ignored). The check is not started once `control` says to stop, and stopped when it does.
     pub fn check_holes_together(
         &self,
         document: &ProofDocument,
