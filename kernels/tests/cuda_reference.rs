@@ -1,7 +1,9 @@
 //! Every CUDA op against a naive CPU reference (f64 sums of the exact f32 inputs) on random
 //! inputs, with the tolerances stated below. Where no GPU is usable each test prints why and
 //! passes without checking anything; set `PROOFWRIGHT_REQUIRE_GPU=1` to make that a failure
-//! (the GPU checklist in docs/cuda.md does).
+//! (the GPU checklist in docs/cuda.md does). Each test holds the device's exclusive use from start
+//! to end, as the model does per request: cargo runs tests on parallel threads, and the graph
+//! test's capture would otherwise record the other tests' work on the shared stream.
 
 use half::{bf16, f16};
 use proofwright_kernels::cuda::{
@@ -13,7 +15,7 @@ use proofwright_kernels::paged::{BlockPool, BlockTable};
 use proofwright_kernels::{DType, Matrix, Storage};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, MutexGuard, OnceLock};
 
 const REQUIRE_VARIABLE: &str = "PROOFWRIGHT_REQUIRE_GPU";
 /// Element-wise ops and norms: relative to the magnitude of the result.
@@ -28,15 +30,33 @@ const ATTENTION_TOLERANCE_BF16: f64 = 2e-2;
 /// Log-probabilities.
 const LOG_PROB_TOLERANCE: f64 = 1e-4;
 
+/// The GPU for one test, held for the test's exclusive use until it is dropped (declared first
+/// in a test, it is dropped after every buffer the test made).
+struct ExclusiveGpu {
+    device: &'static CudaDevice,
+    _exclusive_use: MutexGuard<'static, ()>,
+}
+
+impl std::ops::Deref for ExclusiveGpu {
+    type Target = CudaDevice;
+
+    fn deref(&self) -> &CudaDevice {
+        self.device
+    }
+}
+
 /// The GPU, or `None` after printing why the calling test is skipped.
-fn gpu(test: &str) -> Option<Arc<CudaDevice>> {
+fn gpu(test: &str) -> Option<ExclusiveGpu> {
     static DEVICE: OnceLock<Result<Arc<CudaDevice>, String>> = OnceLock::new();
     let device = DEVICE.get_or_init(|| {
         probe(0).map_err(|error| error.to_string())?;
         CudaDevice::open(0).map_err(|error| error.to_string())
     });
     match device {
-        Ok(device) => Some(device.clone()),
+        Ok(device) => Some(ExclusiveGpu {
+            device,
+            _exclusive_use: device.exclusive_use(),
+        }),
         Err(reason) => {
             assert!(
                 std::env::var(REQUIRE_VARIABLE).map_or(true, |value| value != "1"),

@@ -35,6 +35,8 @@ pub(crate) struct GpuTokens<'a> {
     table_width: usize,
     tables: Vec<BlockTable>,
     use_graphs: bool,
+    /// The device's exclusive use, held until the request ends (dropped last).
+    _device_use: MutexGuard<'a, ()>,
 }
 
 impl CudaTransformer {
@@ -63,7 +65,7 @@ impl CudaTransformer {
         let prompt_blocks = prompt_len.div_ceil(KV_BLOCK_SIZE);
         let private_blocks = max_length.div_ceil(KV_BLOCK_SIZE) - prompt_len / KV_BLOCK_SIZE;
         let n_blocks = KV_RESERVED_BLOCKS + prompt_blocks + n_samples * (private_blocks + 1);
-        let (mut workspace, mut state) = self.lock();
+        let (device_use, mut workspace, mut state) = self.lock();
         self.prepare(&mut state, n_blocks, table_width, bucket(n_samples))?;
         let params = GpuSamplingParams {
             temperature: request.sampling.temperature,
@@ -81,6 +83,7 @@ impl CudaTransformer {
             table_width,
             tables: Vec::new(),
             use_graphs: graphs_enabled(),
+            _device_use: device_use,
         })
     }
 
@@ -155,7 +158,7 @@ impl CudaTransformer {
         }
         let table_width = table_width_for(all.len());
         let n_blocks = KV_RESERVED_BLOCKS + all.len().div_ceil(KV_BLOCK_SIZE);
-        let (mut workspace, mut state) = self.lock();
+        let (_device_use, mut workspace, mut state) = self.lock();
         self.prepare(&mut state, n_blocks, table_width, 1)?;
         let kv = state.kv.as_mut().expect("prepared above");
 

@@ -3,7 +3,10 @@
 //! attention, sampling on the device so logits never cross to the host, and CUDA graphs for
 //! the decode step.
 //!
-//! One request runs at a time per model (a mutex guards the GPU state); everything a request
+//! One request runs at a time per GPU: a request, a weight upload and the freeing of a model
+//! each hold the device's exclusive use (`CudaDevice::exclusive_use`) from start to end, because
+//! every model on the GPU shares its one stream and another thread's work queued during a graph
+//! capture would land in the graph. Ops inside those units never take it. Everything a request
 //! needs is sized when it starts, so nothing is allocated while a decode step is captured.
 
 mod forward;
@@ -19,6 +22,7 @@ use proofwright_kernels::cuda::{
 };
 use proofwright_kernels::paged::BlockPool;
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Most tokens one forward pass takes: longer prompts are prefilled in chunks of this many.
@@ -175,9 +179,35 @@ pub(crate) struct CudaTransformer {
     device: Arc<CudaDevice>,
     config: ModelConfig,
     shape: AttentionShape,
-    weights: GpuWeights,
-    workspace: Mutex<Workspace>,
-    state: Mutex<EngineState>,
+    // GPU memory is freed in `Drop`, under the device's exclusive use.
+    weights: ManuallyDrop<GpuWeights>,
+    workspace: ManuallyDrop<Mutex<Workspace>>,
+    state: ManuallyDrop<Mutex<EngineState>>,
+}
+
+/// The locks one request holds, taken in this order: the device's exclusive use, then the
+/// model's own buffers.
+type RequestLocks<'a> = (
+    MutexGuard<'a, ()>,
+    MutexGuard<'a, Workspace>,
+    MutexGuard<'a, EngineState>,
+);
+
+impl Drop for CudaTransformer {
+    fn drop(&mut self) {
+        // Freeing queues work on the shared stream, which must not happen during another
+        // thread's capture; the synchronisations make sure no work of this model is still
+        // running and return the freed memory to the driver at once.
+        let _device_use = self.device.exclusive_use();
+        let _ = self.device.synchronize();
+        // SAFETY: each field is dropped once, here, and never used again.
+        unsafe {
+            ManuallyDrop::drop(&mut self.state);
+            ManuallyDrop::drop(&mut self.workspace);
+            ManuallyDrop::drop(&mut self.weights);
+        }
+        let _ = self.device.synchronize();
+    }
 }
 
 impl CudaTransformer {
@@ -194,15 +224,17 @@ impl CudaTransformer {
                 reason: format!("this model's attention shape is not supported: {error}"),
             })?;
         debug_assert!(config.head_dim <= MAX_HEAD_DIM);
+        let device_use = device.exclusive_use();
         let weights = GpuWeights::upload(&device, &transformer.weights)?;
         let workspace = Workspace::new(&device, &config)?;
+        drop(device_use);
         Ok(CudaTransformer {
             device,
             config,
             shape,
-            weights,
-            workspace: Mutex::new(workspace),
-            state: Mutex::new(EngineState::default()),
+            weights: ManuallyDrop::new(weights),
+            workspace: ManuallyDrop::new(Mutex::new(workspace)),
+            state: ManuallyDrop::new(Mutex::new(EngineState::default())),
         })
     }
 
@@ -215,7 +247,9 @@ impl CudaTransformer {
         self.weights.embed_tokens.dtype()
     }
 
-    fn lock(&self) -> (MutexGuard<'_, Workspace>, MutexGuard<'_, EngineState>) {
+    /// Takes what one request holds from start to end (see [`RequestLocks`]).
+    fn lock(&self) -> RequestLocks<'_> {
+        let device_use = self.device.exclusive_use();
         // A panic while the lock was held leaves buffers whose contents do not matter between
         // requests: every request rewrites what it reads.
         let workspace = self
@@ -226,7 +260,7 @@ impl CudaTransformer {
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        (workspace, state)
+        (device_use, workspace, state)
     }
 
     /// Makes sure the KV cache has `n_blocks` blocks (reserved ones included), the step inputs
