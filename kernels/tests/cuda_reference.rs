@@ -949,6 +949,42 @@ fn a_captured_graph_replays_the_same_work() {
 }
 
 #[test]
+fn a_failed_or_panicking_capture_leaves_the_stream_usable() {
+    let Some(device) = gpu("a_failed_or_panicking_capture_leaves_the_stream_usable") else {
+        return;
+    };
+    let values: Vec<f32> = (0..256).map(|idx| idx as f32).collect();
+    let input = device.upload(&values).unwrap();
+    let weight = device.upload(&vec![1.0f32; values.len()]).unwrap();
+    let mut output: GpuBuffer<f32> = device.alloc(values.len()).unwrap();
+    let failed = device.capture(|device| {
+        device.rms_norm(&input, &weight, 1e-5, 1, &mut output)?;
+        Err(proofwright_kernels::cuda::CudaError::InvalidArgument {
+            op: "test",
+            problem: "a step that fails while being recorded".to_owned(),
+        })
+    });
+    assert!(failed.is_err());
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        device.capture(|device| {
+            device.rms_norm(&input, &weight, 1e-5, 1, &mut output)?;
+            panic!("a step that panics while being recorded")
+        })
+    }));
+    assert!(panicked.is_err());
+    // Neither recording ran; the stream is out of capture mode and runs work again.
+    assert!(device
+        .read(&output, values.len())
+        .unwrap()
+        .iter()
+        .all(|&v| v == 0.0));
+    device
+        .rms_norm(&input, &weight, 1e-5, 1, &mut output)
+        .unwrap();
+    assert!(device.read(&output, values.len()).unwrap()[1] > 0.0);
+}
+
+#[test]
 fn copy_bandwidth_is_measured() {
     let Some(device) = gpu("copy_bandwidth_is_measured") else {
         return;

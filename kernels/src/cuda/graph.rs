@@ -53,12 +53,21 @@ impl CudaDevice {
         self.stream
             .begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
             .map_err(CudaError::driver("starting a CUDA graph capture"))?;
-        let recorded = record(self);
-        // The capture must end whatever happened, or the stream stays in capture mode.
+        // The capture must end whatever happened, a panic included, or the stream stays in
+        // capture mode and every later op on it fails.
+        let recorded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| record(self)));
         let ended = self
             .stream
             .end_capture(CUgraphInstantiate_flags(0))
             .map_err(CudaError::driver("ending a CUDA graph capture"));
+        let recorded = match recorded {
+            Ok(recorded) => recorded,
+            Err(panic) => {
+                // The partial graph (if any) is dropped; the panic goes on to the caller.
+                drop(ended);
+                std::panic::resume_unwind(panic)
+            }
+        };
         recorded?;
         match ended? {
             Some(graph) => {

@@ -5,8 +5,8 @@
 
 use super::forward::{table_width_for, AttentionPlan, InputLayout, PassInputs};
 use super::{
-    bucket, CudaTransformer, EngineState, KvState, Workspace, GPU_MAX_ROWS, GPU_MAX_SAMPLES,
-    KV_RESERVED_BLOCKS,
+    bucket, CudaTransformer, EngineState, GraphKey, KvState, Workspace, GPU_MAX_ROWS,
+    GPU_MAX_SAMPLES, KV_RESERVED_BLOCKS,
 };
 use crate::error::{ModelError, Result};
 use crate::forward::Transformer;
@@ -23,6 +23,17 @@ pub const GRAPHS_VARIABLE: &str = "PROOFWRIGHT_CUDA_GRAPHS";
 
 fn graphs_enabled() -> bool {
     std::env::var(GRAPHS_VARIABLE).map_or(true, |value| value != "0")
+}
+
+/// A decode step of size `key` could not be captured: said once (the size is then marked and
+/// never captured again for this KV cache); the step itself already ran without a graph, so the
+/// request goes on.
+fn capture_failed(key: GraphKey, error: &ModelError) {
+    let (padded, table_width) = key;
+    tracing::warn!(
+        "cannot capture the decode step of {padded} sequences and block tables of \
+         {table_width} as a CUDA graph, so steps of that size run without one: {error}"
+    );
 }
 
 /// Generation state of one request on the GPU.
@@ -376,7 +387,8 @@ impl TokenSource for GpuTokens<'_> {
         };
         let key = (padded, table_width);
         match kv.graphs.get_mut(&key) {
-            Some(graph) if self.use_graphs => graph.launch(device)?,
+            Some(Some(graph)) if self.use_graphs => graph.launch(device)?,
+            Some(None) => queue_step(workspace, kv)?,
             _ => {
                 // The first step of a size runs directly (which also lets cuBLAS and the driver
                 // finish any lazy set-up outside a capture); it is then recorded for the steps
@@ -388,8 +400,18 @@ impl TokenSource for GpuTokens<'_> {
                         recorded = queue_step(workspace, kv);
                         Ok(())
                     });
-                    recorded?;
-                    kv.graphs.insert(key, graph?);
+                    let captured = match (recorded, graph) {
+                        (Ok(()), Ok(graph)) => Some(graph),
+                        (Err(error), _) => {
+                            capture_failed(key, &error);
+                            None
+                        }
+                        (Ok(()), Err(error)) => {
+                            capture_failed(key, &error.into());
+                            None
+                        }
+                    };
+                    kv.graphs.insert(key, captured);
                 }
             }
         }

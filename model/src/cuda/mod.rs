@@ -166,7 +166,9 @@ struct KvState {
     decode: DecodeScratch,
     /// Sequences `decode` has room for.
     decode_sequences: usize,
-    graphs: HashMap<GraphKey, CapturedGraph>,
+    /// The captured decode step of each size; `None` for a size whose capture failed, whose
+    /// steps run without a graph.
+    graphs: HashMap<GraphKey, Option<CapturedGraph>>,
 }
 
 #[derive(Default)]
