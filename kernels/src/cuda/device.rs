@@ -218,6 +218,11 @@ impl CudaDevice {
         self.stream
             .memcpy_dtoh(&source, &mut values)
             .map_err(CudaError::driver("copying from the GPU"))?;
+        // cudarc does not wait for a copy into a `Vec`; a pageable copy blocks the host with
+        // today's drivers, but CUDA only says it "might", so wait here (at no cost when it did).
+        self.stream
+            .synchronize()
+            .map_err(CudaError::driver("copying from the GPU"))?;
         Ok(values)
     }
 
