@@ -529,6 +529,7 @@ fn run_attention_case(device: &CudaDevice, case: &AttentionCase, rng: &mut ChaCh
             &PrefillAttention {
                 queries: &queries,
                 n_rows,
+                n_sequences: case.sequences.len(),
                 block_tables: tables_buffer.view(),
                 table_width,
                 tiles: tiles_buffer.view(),

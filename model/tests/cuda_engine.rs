@@ -19,8 +19,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 const REQUIRE_VARIABLE: &str = "PROOFWRIGHT_REQUIRE_GPU";
 const F32_LOGPROB_TOLERANCE: f64 = 1e-3;
-/// BF16 checkpoints: prefill rows beyond the decode kernel's go through cuBLAS with activations
-/// rounded to BF16 (as transformers runs a BF16 model), where the CPU engine keeps them in f32.
+/// BF16 checkpoints, where two differences from the CPU engine add up: the GPU multiplies BF16
+/// weights by activations rounded to BF16 (as transformers runs a BF16 model) where the CPU
+/// engine keeps them in f32, and it stores keys and values in BF16 where the CPU engine keeps
+/// them in f32. A first estimate; tighten it once measured.
 const BF16_LOGPROB_TOLERANCE: f64 = 5e-2;
 
 #[derive(Debug, Deserialize)]
