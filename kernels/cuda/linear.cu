@@ -1,5 +1,7 @@
 // The linear layer for a few input rows (decode): out = x · wᵀ (+ bias) (+ out), with f32
-// activations and weights read in their storage type. Decode is bound by streaming the weights,
+// activations and weights read in their storage type. For 16-bit weights the activations are
+// rounded to the weights' type first, exactly as the cuBLAS path rounds them for more rows (and as
+// transformers runs a BF16 model), so a row's result does not depend on how many rows run. Decode is bound by streaming the weights,
 // so each weight element is loaded exactly once, 16 bytes at a time, and each warp computes a
 // few output columns for every input row so the activations it re-reads from L1 are amortised.
 // More rows than SKINNY_MAX_ROWS go to cuBLAS instead (kernels/src/cuda/linear.rs).
@@ -9,6 +11,13 @@ static_assert(SKINNY_MAX_ROWS == 4, "skinny_dispatch handles 1 to 4 rows");
 
 // Output columns each warp computes; kernels/src/cuda/linear.rs mirrors this to size the grid.
 __device__ constexpr int columns_per_warp(int n_rows) { return n_rows <= 2 ? 2 : 4; }
+
+// `value` as the weight type `W` holds it: rounded to nearest even for BF16/F16, unchanged for
+// F32 (the conversion the cuBLAS path's convert_to_bf16/convert_to_f16 kernels make).
+template <typename W>
+__device__ __forceinline__ float as_weight_type(float value) {
+    return W::load(W::store(value));
+}
 
 // x: [NR, k] f32; w: [m, k]; bias: [m] or null; out: [NR, m].
 // Grid: ceil(m / (LINEAR_WARPS · columns_per_warp(NR))) blocks of LINEAR_WARPS warps.
@@ -46,6 +55,8 @@ __device__ void skinny_body(const float* x, const typename W::storage* w, const 
                 float inputs[8];
                 load8<F32>(x + (i64)r * k + i, inputs);
 #pragma unroll
+                for (int e = 0; e < 8; ++e) inputs[e] = as_weight_type<W>(inputs[e]);
+#pragma unroll
                 for (int c = 0; c < NC; ++c) {
 #pragma unroll
                     for (int e = 0; e < 8; ++e) acc[r][c] += inputs[e] * weights[c][e];
@@ -59,7 +70,7 @@ __device__ void skinny_body(const float* x, const typename W::storage* w, const 
             for (int c = 0; c < NC; ++c) weights[c] = W::load(rows[c][i]);
 #pragma unroll
             for (int r = 0; r < NR; ++r) {
-                const float input = x[(i64)r * k + i];
+                const float input = as_weight_type<W>(x[(i64)r * k + i]);
 #pragma unroll
                 for (int c = 0; c < NC; ++c) acc[r][c] += input * weights[c];
             }

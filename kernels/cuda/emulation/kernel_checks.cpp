@@ -420,8 +420,10 @@ void check_linear(Storage storage) {
         for (auto& v : w) v = uniform(-1, 1);
         for (auto& v : bias) v = uniform(-1, 1);
         for (auto& v : initial) v = uniform(-1, 1);
-        std::vector<u16> bits;
+        std::vector<u16> bits, input_bits;
         const std::vector<float> stored = stored_values(w, storage, bits);
+        // The kernel rounds its f32 inputs to a 16-bit weight's type, as the cuBLAS path does.
+        const std::vector<float> x_as_weight_type = stored_values(x, storage, input_bits);
         std::vector<float> out = initial;
         const int columns = columns_per_warp(rows) * LINEAR_WARPS;
         const dim3 grid{(unsigned)((m + columns - 1) / columns)}, block{LINEAR_WARPS * 32};
@@ -434,8 +436,8 @@ void check_linear(Storage storage) {
           for (int j = 0; j < m; ++j) {
             double sum = 0, scale = 1;
             for (int i = 0; i < k; ++i) {
-              sum += (double)x[r * k + i] * stored[j * k + i];
-              scale += fabs((double)x[r * k + i] * stored[j * k + i]);
+              sum += (double)x_as_weight_type[r * k + i] * stored[j * k + i];
+              scale += fabs((double)x_as_weight_type[r * k + i] * stored[j * k + i]);
             }
             if (accumulate) sum += bias[j] + initial[r * m + j];
             EXPECT(fabs(out[r * m + j] - sum) <= LINEAR_RELATIVE_TOLERANCE * scale, "k %d m %d rows %d accumulate %d [%d,%d]: %f vs %f", k, m, rows, accumulate, r, j, out[r * m + j], sum);

@@ -287,7 +287,9 @@ pub struct PrefillAttention<'a> {
     /// `[n_rows, q_dim]`.
     pub queries: &'a GpuBuffer<f32>,
     pub n_rows: usize,
-    /// `[sequences, table_width]`.
+    /// Sequences the tiles refer to (each tile's `sequence` is below this).
+    pub n_sequences: usize,
+    /// `[n_sequences, table_width]`.
     pub block_tables: GpuView<'a, u32>,
     pub table_width: usize,
     /// [`PrefillTile::to_kernel_values`] of the tiles.
@@ -394,6 +396,8 @@ impl CudaDevice {
         args.queries
             .check_len(OP, "the queries", args.n_rows * shape.q_dim())?;
         args.tiles.check_len(OP, "the tiles", 4 * args.n_tiles)?;
+        args.block_tables
+            .check_len(OP, "the block tables", args.n_sequences * args.table_width)?;
         out.check_len(OP, "the output", args.n_rows * shape.q_dim())?;
         if args.n_tiles == 0 {
             return Ok(());

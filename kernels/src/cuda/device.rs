@@ -4,6 +4,13 @@
 //! Every op of this backend runs on a single stream, so ops are ordered by the stream itself and
 //! cudarc's per-buffer event tracking is switched off (it would also get in the way of capturing
 //! CUDA graphs).
+//!
+//! Because that one stream is shared, work that another thread queues while a graph is being
+//! captured would land inside the capture (kernels recorded and never run, allocations turned
+//! into graph nodes, host copies invalidating the capture). Callers therefore hold
+//! [`CudaDevice::exclusive_use`] for the whole of each unit of GPU work (a request, a weight
+//! upload, a test); the ops themselves never take it, so holding it while calling them cannot
+//! deadlock.
 
 use super::buffer::GpuBuffer;
 use super::compile::{cached_compile, default_cache_dir, evict};
@@ -16,7 +23,7 @@ use cudarc::driver::{
 use cudarc::nvrtc::Ptx;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 /// Workspace handed to cuBLAS, so that it allocates nothing while a CUDA graph is captured.
 pub const CUBLAS_WORKSPACE_BYTES: usize = 32 << 20;
@@ -29,6 +36,8 @@ pub struct CudaDevice {
     functions: HashMap<&'static str, CudaFunction>,
     _modules: Vec<Arc<CudaModule>>,
     context: Arc<CudaContext>,
+    /// Held for the whole of one unit of GPU work; see [`CudaDevice::exclusive_use`].
+    exclusive: Mutex<()>,
 }
 
 impl std::fmt::Debug for CudaDevice {
@@ -107,7 +116,26 @@ impl CudaDevice {
             functions,
             _modules: modules,
             context,
+            exclusive: Mutex::new(()),
         }))
+    }
+
+    /// Exclusive use of this GPU until the guard is dropped. Take it once for the whole of a unit
+    /// of work that may capture a graph or must not interleave with another thread's (a model's
+    /// request, its weight upload, a test); never take it again on the same thread while holding
+    /// it (that deadlocks), and never inside the ops of such a unit. One stream serialises the
+    /// GPU's work anyway, so this costs no throughput.
+    pub fn exclusive_use(&self) -> MutexGuard<'_, ()> {
+        // A panic while the lock was held leaves nothing behind that the next holder depends on:
+        // a capture is always ended (see `capture`).
+        self.exclusive
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether some thread holds [`CudaDevice::exclusive_use`] now.
+    pub(crate) fn is_in_exclusive_use(&self) -> bool {
+        matches!(self.exclusive.try_lock(), Err(TryLockError::WouldBlock))
     }
 
     pub fn info(&self) -> &GpuInfo {
@@ -189,6 +217,11 @@ impl CudaDevice {
         let source = buffer.slice.slice(..len);
         self.stream
             .memcpy_dtoh(&source, &mut values)
+            .map_err(CudaError::driver("copying from the GPU"))?;
+        // cudarc does not wait for a copy into a `Vec`; a pageable copy blocks the host with
+        // today's drivers, but CUDA only says it "might", so wait here (at no cost when it did).
+        self.stream
+            .synchronize()
             .map_err(CudaError::driver("copying from the GPU"))?;
         Ok(values)
     }

@@ -1,6 +1,6 @@
 //! Errors of the CUDA backend. Each says what failed and what to do about it.
 
-use super::libraries::MissingLibrary;
+use super::libraries::{CudaLibrary, MissingLibrary};
 use cudarc::cublas::result::CublasError;
 use cudarc::driver::DriverError;
 use std::path::PathBuf;
@@ -21,6 +21,26 @@ pub enum CudaError {
         name: String,
         major: i32,
         minor: i32,
+    },
+    #[error(
+        "the NVIDIA driver supports CUDA {major}.{minor} only; the CUDA backend needs a driver \
+         for CUDA 12.0 or newer: update the driver (nvidia-smi shows the CUDA version it \
+         supports), or use the cpu device"
+    )]
+    DriverTooOld { major: i32, minor: i32 },
+    #[error(
+        "{library} in use reports version {major}.{minor}, but the CUDA backend needs CUDA 12's \
+         (copies loaded: {}); cudarc opens the unversioned name (such as libnvrtc.so) first, \
+         so remove folders holding another CUDA's libraries (such as \
+         /usr/local/cuda-11.8/lib64) from LD_LIBRARY_PATH, or put a CUDA 12 library folder \
+         before them",
+        list_paths(loaded_copies)
+    )]
+    WrongLibraryVersion {
+        library: CudaLibrary,
+        major: i32,
+        minor: i32,
+        loaded_copies: Vec<PathBuf>,
     },
     #[error("the CUDA driver failed while {during}: {message}")]
     Driver {
@@ -96,6 +116,17 @@ pub fn describe_driver_error(error: DriverError) -> String {
     }
 }
 
+fn list_paths(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        return "not known on this system".to_owned();
+    }
+    paths
+        .iter()
+        .map(|path| path.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn list_missing(missing: &[MissingLibrary]) -> String {
     missing
         .iter()
@@ -105,7 +136,7 @@ fn list_missing(missing: &[MissingLibrary]) -> String {
 }
 
 fn install_hint(missing: &[MissingLibrary]) -> String {
-    use super::libraries::{CudaLibrary, LIBRARY_PATH_VARIABLE};
+    use super::libraries::LIBRARY_PATH_VARIABLE;
     if missing
         .iter()
         .any(|library| library.library == CudaLibrary::Driver)

@@ -34,21 +34,40 @@ impl CapturedGraph {
 
 impl CudaDevice {
     /// Records what `record` queues on the stream as a graph instead of running it. Nothing may
-    /// be allocated, freed or copied from the host inside `record`.
+    /// be allocated, freed or copied from the host inside `record`, and the caller must hold
+    /// [`CudaDevice::exclusive_use`] so that no other thread queues work into the capture.
     pub fn capture(
         &self,
         record: impl FnOnce(&CudaDevice) -> Result<(), CudaError>,
     ) -> Result<CapturedGraph, CudaError> {
+        if !self.is_in_exclusive_use() {
+            return Err(CudaError::InvalidArgument {
+                op: "capture",
+                problem: "the caller does not hold the device's exclusive use, so other threads' \
+                          work could land in the graph; hold `exclusive_use()` around the whole \
+                          unit of work"
+                    .to_owned(),
+            });
+        }
         self.bind()?;
         self.stream
             .begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
             .map_err(CudaError::driver("starting a CUDA graph capture"))?;
-        let recorded = record(self);
-        // The capture must end whatever happened, or the stream stays in capture mode.
+        // The capture must end whatever happened, a panic included, or the stream stays in
+        // capture mode and every later op on it fails.
+        let recorded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| record(self)));
         let ended = self
             .stream
             .end_capture(CUgraphInstantiate_flags(0))
             .map_err(CudaError::driver("ending a CUDA graph capture"));
+        let recorded = match recorded {
+            Ok(recorded) => recorded,
+            Err(panic) => {
+                // The partial graph (if any) is dropped; the panic goes on to the caller.
+                drop(ended);
+                std::panic::resume_unwind(panic)
+            }
+        };
         recorded?;
         match ended? {
             Some(graph) => {

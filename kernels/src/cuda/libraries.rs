@@ -6,8 +6,11 @@
 //! (separated like `PATH`), in the `lib` folders of the NVIDIA Python wheels of an active
 //! virtual or conda environment, in `$CUDA_HOME`/`$CUDA_PATH` and `/usr/local/cuda`, and last
 //! through the system loader's own search (`LD_LIBRARY_PATH`, the ldconfig cache). A library
-//! found in a directory is opened by its full path; the loader then hands cudarc that same copy
-//! when cudarc asks for it by its soname (`libnvrtc.so.12`).
+//! found in a directory is opened by its full path. That guarantees that some copy loads, not
+//! that cudarc uses this one: cudarc asks the loader for unversioned names (`libnvrtc.so`)
+//! before the soname, and the loader matches an already loaded library by soname only, so an
+//! unversioned copy elsewhere on the search path can be bound instead. `versions` therefore
+//! checks the version of the copy cudarc bound.
 
 use super::CudaError;
 use std::path::{Path, PathBuf};

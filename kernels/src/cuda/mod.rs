@@ -15,6 +15,7 @@ mod ops;
 pub mod ptx;
 pub mod signatures;
 pub mod sources;
+pub mod versions;
 
 pub use attention::{
     decode_splits, prefill_tiles, AttentionShape, DecodeAttention, DecodeScratch, KvCachePool,
@@ -75,6 +76,10 @@ pub fn constants_for_kernels() -> Vec<(&'static str, String)> {
 
 /// Oldest compute capability the kernels are written for (Ampere: BF16 tensor cores in cuBLAS).
 pub const MINIMUM_COMPUTE_CAPABILITY: (i32, i32) = (8, 0);
+/// The CUDA major version NVRTC and cuBLAS must come from.
+pub const REQUIRED_CUDA_MAJOR: i32 = 12;
+/// The oldest driver, as `cuDriverGetVersion` encodes it: CUDA 12.0.
+pub const MINIMUM_DRIVER_VERSION: i32 = 12000;
 
 /// What the driver reports about one GPU.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +100,8 @@ impl GpuInfo {
 }
 
 /// Whether GPU `ordinal` can run the backend: the driver and every library load, the driver
-/// starts, and the GPU exists and is new enough. No other CUDA call is made before this succeeds.
+/// starts and supports CUDA 12, the NVRTC and cuBLAS in use are CUDA 12's, and the GPU exists
+/// and is new enough. No other CUDA call is made before this succeeds.
 pub fn probe(ordinal: usize) -> Result<GpuInfo, CudaError> {
     libraries::load(&[CudaLibrary::Driver])?;
     match driver::init() {
@@ -103,6 +109,7 @@ pub fn probe(ordinal: usize) -> Result<GpuInfo, CudaError> {
         Err(error) if error.0 == CUresult::CUDA_ERROR_NO_DEVICE => return Err(CudaError::NoDevice),
         Err(error) => return Err(CudaError::driver("starting (cuInit)")(error)),
     }
+    versions::check_driver_version(versions::driver_version()?)?;
     let count = driver::device::get_count()
         .map_err(CudaError::driver("counting GPUs"))?
         .max(0) as usize;
@@ -135,6 +142,9 @@ pub fn probe(ordinal: usize) -> Result<GpuInfo, CudaError> {
         CudaLibrary::CublasLt,
         CudaLibrary::Cublas,
     ])?;
+    // What cudarc bound may be another copy than the one loaded above (see `versions`).
+    versions::check_library_version(CudaLibrary::Nvrtc, compile::nvrtc_version()?)?;
+    versions::check_library_version(CudaLibrary::Cublas, versions::cublas_version()?)?;
     Ok(GpuInfo {
         ordinal,
         name,

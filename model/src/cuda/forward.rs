@@ -212,6 +212,7 @@ impl CudaTransformer {
                     &PrefillAttention {
                         queries,
                         n_rows,
+                        n_sequences: layout.sequences,
                         block_tables: tables,
                         table_width: layout.table_width,
                         tiles,

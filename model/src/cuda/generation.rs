@@ -5,8 +5,8 @@
 
 use super::forward::{table_width_for, AttentionPlan, InputLayout, PassInputs};
 use super::{
-    bucket, CudaTransformer, EngineState, KvState, Workspace, GPU_MAX_ROWS, GPU_MAX_SAMPLES,
-    KV_RESERVED_BLOCKS,
+    bucket, CudaTransformer, EngineState, GraphKey, KvState, Workspace, GPU_MAX_ROWS,
+    GPU_MAX_SAMPLES, KV_RESERVED_BLOCKS,
 };
 use crate::error::{ModelError, Result};
 use crate::forward::Transformer;
@@ -25,6 +25,17 @@ fn graphs_enabled() -> bool {
     std::env::var(GRAPHS_VARIABLE).map_or(true, |value| value != "0")
 }
 
+/// A decode step of size `key` could not be captured: said once (the size is then marked and
+/// never captured again for this KV cache); the step itself already ran without a graph, so the
+/// request goes on.
+fn capture_failed(key: GraphKey, error: &ModelError) {
+    let (padded, table_width) = key;
+    tracing::warn!(
+        "cannot capture the decode step of {padded} sequences and block tables of \
+         {table_width} as a CUDA graph, so steps of that size run without one: {error}"
+    );
+}
+
 /// Generation state of one request on the GPU.
 pub(crate) struct GpuTokens<'a> {
     engine: &'a CudaTransformer,
@@ -35,6 +46,8 @@ pub(crate) struct GpuTokens<'a> {
     table_width: usize,
     tables: Vec<BlockTable>,
     use_graphs: bool,
+    /// The device's exclusive use, held until the request ends (dropped last).
+    _device_use: MutexGuard<'a, ()>,
 }
 
 impl CudaTransformer {
@@ -63,7 +76,7 @@ impl CudaTransformer {
         let prompt_blocks = prompt_len.div_ceil(KV_BLOCK_SIZE);
         let private_blocks = max_length.div_ceil(KV_BLOCK_SIZE) - prompt_len / KV_BLOCK_SIZE;
         let n_blocks = KV_RESERVED_BLOCKS + prompt_blocks + n_samples * (private_blocks + 1);
-        let (mut workspace, mut state) = self.lock();
+        let (device_use, mut workspace, mut state) = self.lock();
         self.prepare(&mut state, n_blocks, table_width, bucket(n_samples))?;
         let params = GpuSamplingParams {
             temperature: request.sampling.temperature,
@@ -81,6 +94,7 @@ impl CudaTransformer {
             table_width,
             tables: Vec::new(),
             use_graphs: graphs_enabled(),
+            _device_use: device_use,
         })
     }
 
@@ -155,7 +169,7 @@ impl CudaTransformer {
         }
         let table_width = table_width_for(all.len());
         let n_blocks = KV_RESERVED_BLOCKS + all.len().div_ceil(KV_BLOCK_SIZE);
-        let (mut workspace, mut state) = self.lock();
+        let (_device_use, mut workspace, mut state) = self.lock();
         self.prepare(&mut state, n_blocks, table_width, 1)?;
         let kv = state.kv.as_mut().expect("prepared above");
 
@@ -373,7 +387,8 @@ impl TokenSource for GpuTokens<'_> {
         };
         let key = (padded, table_width);
         match kv.graphs.get_mut(&key) {
-            Some(graph) if self.use_graphs => graph.launch(device)?,
+            Some(Some(graph)) if self.use_graphs => graph.launch(device)?,
+            Some(None) => queue_step(workspace, kv)?,
             _ => {
                 // The first step of a size runs directly (which also lets cuBLAS and the driver
                 // finish any lazy set-up outside a capture); it is then recorded for the steps
@@ -385,8 +400,18 @@ impl TokenSource for GpuTokens<'_> {
                         recorded = queue_step(workspace, kv);
                         Ok(())
                     });
-                    recorded?;
-                    kv.graphs.insert(key, graph?);
+                    let captured = match (recorded, graph) {
+                        (Ok(()), Ok(graph)) => Some(graph),
+                        (Err(error), _) => {
+                            capture_failed(key, &error);
+                            None
+                        }
+                        (Ok(()), Err(error)) => {
+                            capture_failed(key, &error.into());
+                            None
+                        }
+                    };
+                    kv.graphs.insert(key, captured);
                 }
             }
         }

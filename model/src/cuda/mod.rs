@@ -3,7 +3,10 @@
 //! attention, sampling on the device so logits never cross to the host, and CUDA graphs for
 //! the decode step.
 //!
-//! One request runs at a time per model (a mutex guards the GPU state); everything a request
+//! One request runs at a time per GPU: a request, a weight upload and the freeing of a model
+//! each hold the device's exclusive use (`CudaDevice::exclusive_use`) from start to end, because
+//! every model on the GPU shares its one stream and another thread's work queued during a graph
+//! capture would land in the graph. Ops inside those units never take it. Everything a request
 //! needs is sized when it starts, so nothing is allocated while a decode step is captured.
 
 mod forward;
@@ -19,6 +22,7 @@ use proofwright_kernels::cuda::{
 };
 use proofwright_kernels::paged::BlockPool;
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Most tokens one forward pass takes: longer prompts are prefilled in chunks of this many.
@@ -162,7 +166,9 @@ struct KvState {
     decode: DecodeScratch,
     /// Sequences `decode` has room for.
     decode_sequences: usize,
-    graphs: HashMap<GraphKey, CapturedGraph>,
+    /// The captured decode step of each size; `None` for a size whose capture failed, whose
+    /// steps run without a graph.
+    graphs: HashMap<GraphKey, Option<CapturedGraph>>,
 }
 
 #[derive(Default)]
@@ -175,9 +181,35 @@ pub(crate) struct CudaTransformer {
     device: Arc<CudaDevice>,
     config: ModelConfig,
     shape: AttentionShape,
-    weights: GpuWeights,
-    workspace: Mutex<Workspace>,
-    state: Mutex<EngineState>,
+    // GPU memory is freed in `Drop`, under the device's exclusive use.
+    weights: ManuallyDrop<GpuWeights>,
+    workspace: ManuallyDrop<Mutex<Workspace>>,
+    state: ManuallyDrop<Mutex<EngineState>>,
+}
+
+/// The locks one request holds, taken in this order: the device's exclusive use, then the
+/// model's own buffers.
+type RequestLocks<'a> = (
+    MutexGuard<'a, ()>,
+    MutexGuard<'a, Workspace>,
+    MutexGuard<'a, EngineState>,
+);
+
+impl Drop for CudaTransformer {
+    fn drop(&mut self) {
+        // Freeing queues work on the shared stream, which must not happen during another
+        // thread's capture; the synchronisations make sure no work of this model is still
+        // running and return the freed memory to the driver at once.
+        let _device_use = self.device.exclusive_use();
+        let _ = self.device.synchronize();
+        // SAFETY: each field is dropped once, here, and never used again.
+        unsafe {
+            ManuallyDrop::drop(&mut self.state);
+            ManuallyDrop::drop(&mut self.workspace);
+            ManuallyDrop::drop(&mut self.weights);
+        }
+        let _ = self.device.synchronize();
+    }
 }
 
 impl CudaTransformer {
@@ -194,15 +226,17 @@ impl CudaTransformer {
                 reason: format!("this model's attention shape is not supported: {error}"),
             })?;
         debug_assert!(config.head_dim <= MAX_HEAD_DIM);
+        let device_use = device.exclusive_use();
         let weights = GpuWeights::upload(&device, &transformer.weights)?;
         let workspace = Workspace::new(&device, &config)?;
+        drop(device_use);
         Ok(CudaTransformer {
             device,
             config,
             shape,
-            weights,
-            workspace: Mutex::new(workspace),
-            state: Mutex::new(EngineState::default()),
+            weights: ManuallyDrop::new(weights),
+            workspace: ManuallyDrop::new(Mutex::new(workspace)),
+            state: ManuallyDrop::new(Mutex::new(EngineState::default())),
         })
     }
 
@@ -215,7 +249,9 @@ impl CudaTransformer {
         self.weights.embed_tokens.dtype()
     }
 
-    fn lock(&self) -> (MutexGuard<'_, Workspace>, MutexGuard<'_, EngineState>) {
+    /// Takes what one request holds from start to end (see [`RequestLocks`]).
+    fn lock(&self) -> RequestLocks<'_> {
+        let device_use = self.device.exclusive_use();
         // A panic while the lock was held leaves buffers whose contents do not matter between
         // requests: every request rewrites what it reads.
         let workspace = self
@@ -226,7 +262,7 @@ impl CudaTransformer {
             .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        (workspace, state)
+        (device_use, workspace, state)
     }
 
     /// Makes sure the KV cache has `n_blocks` blocks (reserved ones included), the step inputs
@@ -239,55 +275,83 @@ impl CudaTransformer {
         table_width: usize,
         n_sequences: usize,
     ) -> Result<()> {
-        let fits = state.kv.as_ref().is_some_and(|kv| {
-            kv.pool.n_blocks() >= n_blocks
-                && kv.table_width >= table_width
-                && kv.decode_sequences >= n_sequences
-        });
-        if !fits {
-            let previous = state.kv.take();
-            let (old_blocks, old_width, old_sequences) =
-                previous.as_ref().map_or((0, 0, 0), |kv| {
-                    (kv.pool.n_blocks(), kv.table_width, kv.decode_sequences)
+        let needed = KvCapacity {
+            n_blocks,
+            table_width,
+            decode_sequences: n_sequences,
+        };
+        let current = state.kv.as_ref().map(KvState::capacity);
+        match plan_kv(current, needed) {
+            KvPlan::Reuse => {}
+            KvPlan::GrowScratch {
+                table_width,
+                decode_sequences,
+            } => {
+                let kv = state.kv.as_mut().expect("planned from an existing cache");
+                // The graphs hold the addresses of the buffers replaced here.
+                kv.graphs.clear();
+                kv.inputs = self.alloc_inputs(table_width)?;
+                kv.decode = self.alloc_decode_scratch(table_width, decode_sequences)?;
+                kv.table_width = table_width;
+                kv.decode_sequences = decode_sequences;
+            }
+            KvPlan::GrowPool {
+                min_blocks,
+                wanted_blocks,
+                table_width,
+                decode_sequences,
+            } => {
+                // Free the old cache before allocating the new one, and wait until the memory
+                // is back: freed memory stays reserved in the stream's pool until the stream
+                // synchronises, so free memory would be under-counted and the new, larger cache
+                // could not reuse it.
+                drop(state.kv.take());
+                self.device.synchronize()?;
+                let n_blocks = self.affordable_blocks(wanted_blocks)?.max(min_blocks);
+                let pool = KvCachePool::new(
+                    &self.device,
+                    self.kv_dtype(),
+                    self.config.num_hidden_layers,
+                    self.shape.n_kv_heads,
+                    self.shape.head_dim,
+                    n_blocks,
+                )?;
+                let blocks = BlockPool::new(n_blocks, KV_BLOCK_SIZE, KV_RESERVED_BLOCKS)?;
+                state.kv = Some(KvState {
+                    pool,
+                    blocks,
+                    inputs: self.alloc_inputs(table_width)?,
+                    table_width,
+                    decode: self.alloc_decode_scratch(table_width, decode_sequences)?,
+                    decode_sequences,
+                    graphs: HashMap::new(),
                 });
-            // Free the old cache before allocating the new one.
-            drop(previous);
-            let n_blocks = self
-                .affordable_blocks(n_blocks.max(old_blocks * KV_GROWTH_FACTOR))?
-                .max(n_blocks);
-            let table_width = table_width.max(old_width);
-            let decode_sequences = n_sequences.max(old_sequences).min(GPU_MAX_SAMPLES);
-            let pool = KvCachePool::new(
-                &self.device,
-                self.kv_dtype(),
-                self.config.num_hidden_layers,
-                self.shape.n_kv_heads,
-                self.shape.head_dim,
-                n_blocks,
-            )?;
-            let blocks = BlockPool::new(n_blocks, KV_BLOCK_SIZE, KV_RESERVED_BLOCKS)?;
-            let inputs = self.device.alloc(forward::InputLayout::capacity(
-                self.shape.head_dim / 2,
-                table_width,
-            ))?;
-            let decode = DecodeScratch::new(
-                &self.device,
-                self.shape,
-                decode_sequences,
-                proofwright_kernels::cuda::decode_splits(table_width * KV_BLOCK_SIZE),
-            )?;
-            state.kv = Some(KvState {
-                pool,
-                blocks,
-                inputs,
-                table_width,
-                decode,
-                decode_sequences,
-                graphs: HashMap::new(),
-            });
+            }
         }
         state.kv.as_mut().expect("allocated above").blocks.reset();
         Ok(())
+    }
+
+    /// The step inputs for block tables up to `table_width` wide.
+    fn alloc_inputs(&self, table_width: usize) -> Result<GpuBuffer<u32>> {
+        Ok(self.device.alloc(forward::InputLayout::capacity(
+            self.shape.head_dim / 2,
+            table_width,
+        ))?)
+    }
+
+    /// Decode-attention scratch for `decode_sequences` sequences of up to `table_width` blocks.
+    fn alloc_decode_scratch(
+        &self,
+        table_width: usize,
+        decode_sequences: usize,
+    ) -> Result<DecodeScratch> {
+        Ok(DecodeScratch::new(
+            &self.device,
+            self.shape,
+            decode_sequences,
+            proofwright_kernels::cuda::decode_splits(table_width * KV_BLOCK_SIZE),
+        )?)
     }
 
     /// `wanted` blocks if they fit in free GPU memory with headroom to spare, else as many as
@@ -305,7 +369,175 @@ impl CudaTransformer {
     }
 }
 
+/// What a KV state has room for, or what a request needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct KvCapacity {
+    /// Blocks of the pool, reserved ones included.
+    n_blocks: usize,
+    /// The widest block table the step inputs hold.
+    table_width: usize,
+    /// Sequences the decode scratch holds.
+    decode_sequences: usize,
+}
+
+impl KvState {
+    fn capacity(&self) -> KvCapacity {
+        KvCapacity {
+            n_blocks: self.pool.n_blocks(),
+            table_width: self.table_width,
+            decode_sequences: self.decode_sequences,
+        }
+    }
+}
+
+/// What `prepare` does to the KV state for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KvPlan {
+    /// Everything fits.
+    Reuse,
+    /// The blocks fit: only the small step inputs and decode scratch are reallocated, to these
+    /// sizes (and the graphs dropped).
+    GrowScratch {
+        table_width: usize,
+        decode_sequences: usize,
+    },
+    /// The pool is reallocated with `wanted_blocks` if free memory allows, and never fewer than
+    /// `min_blocks`; the step inputs and scratch with it, to these sizes.
+    GrowPool {
+        min_blocks: usize,
+        wanted_blocks: usize,
+        table_width: usize,
+        decode_sequences: usize,
+    },
+}
+
+/// Decides how the KV state `current` (none before the first request) must change for a request
+/// that `needed`. Sizes never shrink, so alternating requests do not reallocate; the pool grows
+/// by at least [`KV_GROWTH_FACTOR`], and only when its blocks do not fit.
+fn plan_kv(current: Option<KvCapacity>, needed: KvCapacity) -> KvPlan {
+    let current = current.unwrap_or(KvCapacity {
+        n_blocks: 0,
+        table_width: 0,
+        decode_sequences: 0,
+    });
+    let needed_sequences = needed.decode_sequences.min(GPU_MAX_SAMPLES);
+    let table_width = needed.table_width.max(current.table_width);
+    let decode_sequences = needed_sequences.max(current.decode_sequences);
+    if current.n_blocks < needed.n_blocks {
+        return KvPlan::GrowPool {
+            min_blocks: needed.n_blocks,
+            wanted_blocks: needed.n_blocks.max(current.n_blocks * KV_GROWTH_FACTOR),
+            table_width,
+            decode_sequences,
+        };
+    }
+    if current.table_width < needed.table_width || current.decode_sequences < needed_sequences {
+        return KvPlan::GrowScratch {
+            table_width,
+            decode_sequences,
+        };
+    }
+    KvPlan::Reuse
+}
+
 /// The smallest power of two that is at least `value` (and at least 1).
 fn bucket(value: usize) -> usize {
     value.max(1).next_power_of_two()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capacity(n_blocks: usize, table_width: usize, decode_sequences: usize) -> KvCapacity {
+        KvCapacity {
+            n_blocks,
+            table_width,
+            decode_sequences,
+        }
+    }
+
+    #[test]
+    fn the_first_request_allocates_what_it_needs() {
+        assert_eq!(
+            plan_kv(None, capacity(40, 4, 8)),
+            KvPlan::GrowPool {
+                min_blocks: 40,
+                wanted_blocks: 40,
+                table_width: 4,
+                decode_sequences: 8
+            }
+        );
+    }
+
+    #[test]
+    fn a_request_that_fits_reuses_the_cache() {
+        assert_eq!(
+            plan_kv(Some(capacity(100, 8, 16)), capacity(100, 8, 16)),
+            KvPlan::Reuse
+        );
+        assert_eq!(
+            plan_kv(Some(capacity(100, 8, 16)), capacity(3, 1, 1)),
+            KvPlan::Reuse
+        );
+    }
+
+    #[test]
+    fn a_wider_table_or_more_sequences_reallocate_only_the_scratch() {
+        assert_eq!(
+            plan_kv(Some(capacity(100, 8, 16)), capacity(50, 16, 4)),
+            KvPlan::GrowScratch {
+                table_width: 16,
+                decode_sequences: 16
+            }
+        );
+        assert_eq!(
+            plan_kv(Some(capacity(100, 8, 16)), capacity(50, 2, 32)),
+            KvPlan::GrowScratch {
+                table_width: 8,
+                decode_sequences: 32
+            }
+        );
+    }
+
+    #[test]
+    fn the_pool_grows_by_the_growth_factor_only_when_its_blocks_do_not_fit() {
+        assert_eq!(
+            plan_kv(Some(capacity(100, 8, 16)), capacity(101, 4, 1)),
+            KvPlan::GrowPool {
+                min_blocks: 101,
+                wanted_blocks: 100 * KV_GROWTH_FACTOR,
+                table_width: 8,
+                decode_sequences: 16
+            }
+        );
+        assert_eq!(
+            plan_kv(Some(capacity(100, 8, 16)), capacity(500, 32, 64)),
+            KvPlan::GrowPool {
+                min_blocks: 500,
+                wanted_blocks: 500,
+                table_width: 32,
+                decode_sequences: 64
+            }
+        );
+    }
+
+    #[test]
+    fn decode_scratch_never_exceeds_the_sample_limit() {
+        let plan = plan_kv(None, capacity(10, 1, GPU_MAX_SAMPLES * 2));
+        assert!(matches!(
+            plan,
+            KvPlan::GrowPool {
+                decode_sequences: GPU_MAX_SAMPLES,
+                ..
+            }
+        ));
+        assert_eq!(
+            plan_kv(
+                Some(capacity(10, 1, GPU_MAX_SAMPLES)),
+                capacity(10, 1, GPU_MAX_SAMPLES * 2)
+            ),
+            KvPlan::Reuse
+        );
+    }
 }

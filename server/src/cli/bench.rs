@@ -18,6 +18,10 @@ const BANDWIDTH_BUFFER_BYTES: usize = 512 << 20;
 const BANDWIDTH_REPETITIONS: usize = 5;
 /// Seed of synthetic weights and of the benchmark's prompt tokens.
 const BENCH_SEED: u64 = 1234;
+/// Untimed runs of the measured work before the timed one on a GPU: its first run pays for
+/// loading kernels, cuBLAS's heuristics and capturing each decode step's CUDA graph. The CPU has
+/// no such first-use costs worth a second run.
+const GPU_WARM_UP_RUNS: usize = 1;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum WeightType {
@@ -88,7 +92,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "--prompt-tokens + --new-tokens ({total_tokens}) exceed the model's context ({context})"
     );
 
-    let measurement = args.threads.install(|| measure(&transformer, &args))??;
+    let warm_up_runs = if device.is_gpu() { GPU_WARM_UP_RUNS } else { 0 };
+    let measurement = args
+        .threads
+        .install(|| measure(&transformer, &args, warm_up_runs))??;
     let bandwidth = measure_bandwidth(&device, &args)?;
     let weight_bytes = transformer.weights.bytes_read_per_token();
     let decode_steps_per_second = measurement.decode_tok_s / args.samples.get() as f64;
@@ -112,7 +119,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
     if device.is_gpu() {
         println!(
-            "device: {}, prompt {} tokens, {} samples × {} new tokens",
+            "device: {}, prompt {} tokens, {} samples × {} new tokens, timed after {warm_up_runs} untimed warm-up run(s)",
             transformer.device_description(),
             args.prompt_tokens,
             args.samples,
@@ -144,13 +151,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         peak_rss_bytes as f64 / 1e6
     );
     if args.json {
-        let summary = serde_json::json!({
+        let mut summary = serde_json::json!({
             "prefill_tok_s": measurement.prefill_tok_s,
             "decode_tok_s": measurement.decode_tok_s,
             "peak_rss_bytes": peak_rss_bytes,
             "bandwidth_gb_s": bandwidth / 1e9,
             "roofline_fraction": roofline_fraction,
         });
+        // Only GPU runs warm up, so the CPU's summary keeps its keys.
+        if warm_up_runs > 0 {
+            summary["warm_up_runs"] = warm_up_runs.into();
+        }
         println!("{summary}");
     }
     Ok(ExitCode::SUCCESS)
@@ -161,7 +172,13 @@ struct Measurement {
     decode_tok_s: f64,
 }
 
-fn measure(transformer: &Transformer, args: &BenchArgs) -> anyhow::Result<Measurement> {
+/// Times the prompt's prefill and the decode steps, after `warm_up_runs` untimed runs of the
+/// same work (the GPU keeps its KV cache and captured graphs between runs of one size).
+fn measure(
+    transformer: &Transformer,
+    args: &BenchArgs,
+    warm_up_runs: usize,
+) -> anyhow::Result<Measurement> {
     let vocab = transformer.config.vocab_size as u64;
     let mut state = BENCH_SEED;
     let prompt: Vec<u32> = (0..args.prompt_tokens.get())
@@ -172,6 +189,11 @@ fn measure(transformer: &Transformer, args: &BenchArgs) -> anyhow::Result<Measur
             ((state >> 33) % vocab) as u32
         })
         .collect();
+    for _ in 0..warm_up_runs {
+        transformer
+            .measure_speed(&prompt, args.samples, args.new_tokens.get())
+            .context("the untimed warm-up run failed")?;
+    }
     let timing = transformer.measure_speed(&prompt, args.samples, args.new_tokens.get())?;
     Ok(Measurement {
         prefill_tok_s: args.prompt_tokens.get() as f64 / timing.prefill_seconds,
