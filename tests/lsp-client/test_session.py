@@ -7,6 +7,7 @@ The session runs twice, with the capabilities VS Code and Emacs (eglot) declare.
 $PROOFWRIGHT_BINARY, else target/debug/proofwright; the model is the random-weight fixture.
 """
 
+import asyncio
 import os
 import pathlib
 import sys
@@ -29,6 +30,9 @@ SETTINGS = {
     "debounceMs": 0,
     "threads": 1,
 }
+# How long to wait for a status notification: far past the server's 100 ms rate limit.
+STATUS_WAIT_STEPS = 200
+STATUS_WAIT_STEP_SECONDS = 0.05
 URI = "file:///virtual/ThirdParty.lean"
 TEXT = "theorem add_comm' (a b : Nat) : a + b = b + a := by\n  rw [Nat.add_comm]\n"
 SORRY_URI = "file:///virtual/ThirdPartySorry.lean"
@@ -139,7 +143,13 @@ async def test_a_session_through_a_third_party_client(client: LanguageClient):
     )
     assert status["model"]["state"] == "ready"
     assert status["lean"]["state"] == "off"
-    assert any(update.model.state == "ready" for update in client.statuses)
+    # Status notifications are rate-limited (one per 100 ms), so the one saying "ready" may
+    # still be on its way when the command already says so.
+    for _ in range(STATUS_WAIT_STEPS):
+        if any(update.model.state == "ready" for update in client.statuses):
+            break
+        await asyncio.sleep(STATUS_WAIT_STEP_SECONDS)
+    assert any(update.model.state == "ready" for update in client.statuses), client.statuses
 
     # A search with work-done progress; the noise model finds nothing worth inserting.
     client.text_document_did_open(
