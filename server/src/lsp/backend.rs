@@ -15,7 +15,7 @@ use super::present::{
 };
 use super::settings::{ServerSettings, SETTINGS_SECTION};
 use super::work_queue::{JobError, JobRequest, Priority, StalePolicy, WorkQueue};
-use crate::prover::{Cancellation, ProofReport, Provenance, SearchOutcome, Target, WorkControl};
+use crate::prover::{Cancellation, ProofReport, Provenance, SearchOutcome, Target};
 use proofwright_lean::position::{ByteOffset, ByteRange};
 use proofwright_lean::syntax::{Outline, ProofKind};
 use serde::Deserialize;
@@ -25,7 +25,6 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result as RpcResult};
 use tower_lsp_server::ls_types::notification::{Notification, Progress};
@@ -786,11 +785,7 @@ impl ServerCore {
             },
             move |ticket| {
                 let document = job_snapshot.proof_document();
-                let control = WorkControl {
-                    cancellation: ticket.cancellation.clone(),
-                    deadline: Some(Instant::now() + settings.time_budget),
-                    progress: &|_| {},
-                };
+                let control = ticket.work_control(settings.time_budget, &|_| {});
                 let mut reports = Vec::new();
                 for (declaration_idx, declaration) in
                     job_snapshot.outline.declarations.iter().enumerate()
@@ -943,11 +938,7 @@ impl ServerCore {
                     let report = move |event: crate::prover::ProgressEvent| {
                         reporter.report(event.message());
                     };
-                    let control = WorkControl {
-                        cancellation: ticket.cancellation.clone(),
-                        deadline: Some(Instant::now() + settings.time_budget),
-                        progress: &report,
-                    };
+                    let control = ticket.work_control(settings.time_budget, &report);
                     prover.search(&document, target, &settings, &control)
                 },
             )
@@ -1179,11 +1170,7 @@ impl ServerCore {
                 },
                 move |ticket| {
                     let document = job_snapshot.proof_document();
-                    let control = WorkControl {
-                        cancellation: ticket.cancellation.clone(),
-                        deadline: Some(Instant::now() + settings.time_budget),
-                        progress: &|_| {},
-                    };
+                    let control = ticket.work_control(settings.time_budget, &|_| {});
                     prover.verify(&document, declaration_idx, &settings, &control)
                 },
             )
@@ -1498,11 +1485,7 @@ impl LanguageServer for Backend {
                 },
                 move |ticket| {
                     let document = job_snapshot.proof_document();
-                    let control = WorkControl {
-                        cancellation: ticket.cancellation.clone(),
-                        deadline: Some(Instant::now() + settings.time_budget),
-                        progress: &|_| {},
-                    };
+                    let control = ticket.work_control(settings.time_budget, &|_| {});
                     prover.propose_next_steps(&document, offset, n_proposals, &settings, &control)
                 },
             )

@@ -4,7 +4,7 @@
 //! panic inside a job is caught and reported as that job's error; the worker lives on.
 
 use super::documents::ByteEdit;
-use crate::prover::Cancellation;
+use crate::prover::{Cancellation, ProgressEvent, WorkControl};
 use proofwright_lean::position::ByteRange;
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -72,6 +72,20 @@ struct EditTracking {
 }
 
 impl JobTicket {
+    /// How the job's work is steered: its cancellation, a deadline `time_budget` from now, and
+    /// `progress` watching.
+    pub fn work_control<'a>(
+        &self,
+        time_budget: Duration,
+        progress: &'a (dyn Fn(ProgressEvent) + Sync),
+    ) -> WorkControl<'a> {
+        WorkControl {
+            cancellation: self.cancellation.clone(),
+            deadline: Some(Instant::now() + time_budget),
+            progress,
+        }
+    }
+
     /// Where `range` (in the job's version of the text) lies in the document version
     /// `current_version`, when every edit since the job's version is known and none touched it.
     pub fn map_range(&self, range: ByteRange, current_version: i32) -> Option<ByteRange> {
