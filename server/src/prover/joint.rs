@@ -232,13 +232,7 @@ fn fills_only_its_hole(candidate: &CandidateReport, own: ByteRange, others: &[By
     let touches_another = others
         .iter()
         .any(|other| other.start < range.end && range.start < other.end);
-    range.encloses(&own)
-        && !touches_another
-        && matches!(candidate.provenance, Provenance::Flagged { .. })
-        && candidate
-            .lean
-            .as_ref()
-            .is_some_and(accepted_apart_from_other_holes)
+    range.encloses(&own) && !touches_another && candidate.is_accepted_apart()
 }
 
 /// Whether Lean accepts a candidate apart from the other holes: no error inside the

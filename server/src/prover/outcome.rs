@@ -213,6 +213,17 @@ pub struct CandidateReport {
     pub sample_idx: usize,
 }
 
+impl CandidateReport {
+    /// Flagged only because its declaration has other `sorry`s: Lean accepts it apart from them.
+    pub fn is_accepted_apart(&self) -> bool {
+        matches!(self.provenance, Provenance::Flagged { .. })
+            && self
+                .lean
+                .as_ref()
+                .is_some_and(super::joint::accepted_apart_from_other_holes)
+    }
+}
+
 /// Why a search ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -262,13 +273,7 @@ impl SearchOutcome {
     /// The best candidate, when Lean accepts it apart from the other `sorry`s of its
     /// declaration (candidates Lean accepts so are ranked first among the flagged ones).
     pub fn best_accepted_apart(&self) -> Option<&CandidateReport> {
-        self.best().filter(|best| {
-            matches!(best.provenance, Provenance::Flagged { .. })
-                && best
-                    .lean
-                    .as_ref()
-                    .is_some_and(super::joint::accepted_apart_from_other_holes)
-        })
+        self.best().filter(|best| best.is_accepted_apart())
     }
 
     /// The provenance of the best candidate, or `unproved` when there is none.

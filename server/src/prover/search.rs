@@ -5,7 +5,6 @@
 use super::cache::cache_key;
 use super::candidate::{cut_continuation, PlacedCandidate};
 use super::control::{ProgressEvent, WorkControl};
-use super::joint::accepted_apart_from_other_holes;
 use super::lean::{check_declaration, DeclarationVerdict, LeanCheckError, LeanChecker};
 use super::limits::{DEEP_REVIEW_MAX_NEW_TOKENS, NEXT_STEP_MAX_NEW_TOKENS, PROMPT_OVERHEAD_TOKENS};
 use super::model::{sample_is_complete, PromptFamily};
@@ -216,13 +215,7 @@ impl Prover {
             }
             // Among flagged candidates, one Lean accepts apart from the declaration's other
             // sorries comes first: it is as good as this target can get.
-            let accepted_apart = |candidate: &Judged| {
-                candidate
-                    .report
-                    .lean
-                    .as_ref()
-                    .is_some_and(accepted_apart_from_other_holes)
-            };
+            let accepted_apart = |candidate: &Judged| candidate.report.is_accepted_apart();
             judged.sort_by(|a, b| {
                 a.report
                     .provenance
