@@ -676,6 +676,21 @@ fn check_two_holes(project: &StandInProject, file: &Path, arguments: &[&str]) ->
     check(&all, |command| project.configure(command))
 }
 
+/// The first declaration of TWO_HOLE_DECLARATIONS, in a project whose Lean stand-in follows
+/// server/tests/check/`script`.json, checked with `--lean require --fix --format json`.
+fn fix_first_two_hole_declaration(script: &str) -> (StandInProject, PathBuf, &'static str, Output) {
+    let script = workspace_root().join(format!("server/tests/check/{script}.json"));
+    let project = StandInProject::new(Some(&script), true);
+    let original = &TWO_HOLE_DECLARATIONS[..TWO_HOLE_DECLARATIONS.find("\n\n").expect("two") + 1];
+    let file = project.write("Project/Holes.lean", original);
+    let output = check_two_holes(
+        &project,
+        &file,
+        &["--lean", "require", "--fix", "--format", "json"],
+    );
+    (project, file, original, output)
+}
+
 fn sorry_entries(report: &Value) -> &Vec<Value> {
     report["files"][0]["sorries"].as_array().expect("sorries")
 }
@@ -789,15 +804,7 @@ fn several_sorries_of_a_declaration_are_verified_and_fixed_together() {
 /// written, and every format says which sorry held the others back.
 #[test]
 fn a_sorry_without_an_accepted_proposal_holds_back_the_others() {
-    let script = workspace_root().join("server/tests/check/second_sorry_rejected.json");
-    let project = StandInProject::new(Some(&script), true);
-    let original = &TWO_HOLE_DECLARATIONS[..TWO_HOLE_DECLARATIONS.find("\n\n").expect("two") + 1];
-    let file = project.write("Project/Holes.lean", original);
-    let output = check_two_holes(
-        &project,
-        &file,
-        &["--lean", "require", "--fix", "--format", "json"],
-    );
+    let (project, file, original, output) = fix_first_two_hole_declaration("second_sorry_rejected");
     let report = json_report(&output);
     let sorries = sorry_entries(&report);
     assert_eq!(sorries.len(), 2);
@@ -848,15 +855,7 @@ fn a_sorry_without_an_accepted_proposal_holds_back_the_others() {
 /// nothing is written, each keeps its own standing, and the report gives Lean's complaint.
 #[test]
 fn a_combination_lean_rejects_is_not_written() {
-    let script = workspace_root().join("server/tests/check/combination_rejected.json");
-    let project = StandInProject::new(Some(&script), true);
-    let original = &TWO_HOLE_DECLARATIONS[..TWO_HOLE_DECLARATIONS.find("\n\n").expect("two") + 1];
-    let file = project.write("Project/Holes.lean", original);
-    let output = check_two_holes(
-        &project,
-        &file,
-        &["--lean", "require", "--fix", "--format", "json"],
-    );
+    let (project, file, original, output) = fix_first_two_hole_declaration("combination_rejected");
     let report = json_report(&output);
     let reason = "lean rejects the best proposals of the 2 sorries of swap_conjunction put together (unsolved goals: the bullets do not close the conjunction together); fill them one at a time";
     for sorry in sorry_entries(&report) {
