@@ -147,8 +147,21 @@ inline void note_problem(const std::string& problem) {
 }
 
 // ---- faults ------------------------------------------------------------------------------------
-inline void on_segmentation_fault(int, siginfo_t* info, void*) {
+// The handler that was installed before ours (a host program's own, such as Rust's stack-overflow
+// handler when the emulation runs inside the emulated driver library).
+inline struct sigaction previous_segv_action{}, previous_bus_action{};
+
+inline void on_segmentation_fault(int signal_number, siginfo_t* info, void*) {
   const auto* address = static_cast<unsigned char*>(info->si_addr);
+  // A fault outside any kernel belongs to the host program: hand it to the handler it had
+  // installed (the faulting instruction runs again and reaches that handler).
+  if (emu.kernel_name == nullptr) {
+    const struct sigaction& previous = signal_number == SIGBUS ? previous_bus_action : previous_segv_action;
+    if ((previous.sa_flags & SA_SIGINFO) != 0 || (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN)) {
+      sigaction(signal_number, &previous, nullptr);
+      return;
+    }
+  }
   char message[512];
   int status = EXIT_SEGMENTATION_FAULT;
   if (emu.kernel_name == nullptr) {
@@ -182,8 +195,8 @@ inline void install_fault_handler() {
   action.sa_sigaction = on_segmentation_fault;
   action.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&action.sa_mask);
-  sigaction(SIGSEGV, &action, nullptr);
-  sigaction(SIGBUS, &action, nullptr);
+  sigaction(SIGSEGV, &action, &previous_segv_action);
+  sigaction(SIGBUS, &action, &previous_bus_action);
 }
 
 // ---- fibers ------------------------------------------------------------------------------------
