@@ -1,7 +1,8 @@
 //! The whole model on the GPU against the CPU engine (itself checked against transformers) on
 //! every fixture checkpoint: teacher-forced log-probabilities within `F32_LOGPROB_TOLERANCE`
-//! (F32 checkpoints) or `BF16_LOGPROB_TOLERANCE` (BF16), identical greedy tokens for F32
-//! checkpoints, N samples of one prompt that decode exactly like one, and reproducible sampling.
+//! (F32 checkpoints) or `BF16_LOGPROB_TOLERANCE` each and `BF16_MEAN_LOGPROB_TOLERANCE` on
+//! average (BF16), identical greedy tokens for F32 checkpoints, N samples of one prompt that
+//! decode exactly like one, and reproducible sampling.
 //! Where no GPU is usable each test prints why and passes without checking anything; set
 //! `PROOFWRIGHT_REQUIRE_GPU=1` to make that a failure (the GPU checklist in docs/cuda.md does).
 //!
@@ -22,8 +23,19 @@ const F32_LOGPROB_TOLERANCE: f64 = 1e-3;
 /// BF16 checkpoints, where two differences from the CPU engine add up: the GPU multiplies BF16
 /// weights by activations rounded to BF16 (as transformers runs a BF16 model) where the CPU
 /// engine keeps them in f32, and it stores keys and values in BF16 where the CPU engine keeps
-/// them in f32. A first estimate; tighten it once measured.
-const BF16_LOGPROB_TOLERANCE: f64 = 5e-2;
+/// them in f32. The CPU engine is therefore not a model of the GPU's rounding, and these tiny
+/// random fixtures (log-probs down to -30) amplify one rounding flip a long way. Measured
+/// (2026-11-25) by running this test against the emulated CUDA driver
+/// (kernels/cuda/emulation/gpu-tests) and, independently, with a numpy model of the same
+/// rounding that reproduces the emulated results (to 1e-4 on short cases, 8e-2 on long ones):
+/// the rounding alone moves one log-prob by up to 1.49 (qwen2-default-bf16-legacy case 3, token
+/// 9) and a fixture's mean by up to 0.12 (llama-llama3-bf16-v5); the first estimate, 5e-2 on
+/// every token, failed on 249 of 639 tokens. So every token must be within
+/// `BF16_LOGPROB_TOLERANCE` and the fixture's mean within `BF16_MEAN_LOGPROB_TOLERANCE`, about
+/// twice the worst measured; a wrong position, head or block gives errors of several nats on most
+/// tokens. Tighten both against a real GPU.
+const BF16_LOGPROB_TOLERANCE: f64 = 2.0;
+const BF16_MEAN_LOGPROB_TOLERANCE: f64 = 0.25;
 
 #[derive(Debug, Deserialize)]
 struct Expected {
@@ -104,6 +116,7 @@ fn gpu_log_probs_and_greedy_tokens_match_the_cpu_engine_on_every_fixture() {
         } else {
             BF16_LOGPROB_TOLERANCE
         };
+        let (mut sum_of_differences, mut n_compared) = (0.0f64, 0usize);
         for (case_idx, case) in expected.cases.iter().enumerate() {
             let label = format!("{name} case {case_idx}");
             let want = cpu
@@ -116,6 +129,10 @@ fn gpu_log_probs_and_greedy_tokens_match_the_cpu_engine_on_every_fixture() {
                 .unwrap_or_else(|error| panic!("{label}: {error}"));
             assert_eq!(got.len(), want.len(), "{label}");
             for (token_idx, (got, want)) in got.iter().zip(&want).enumerate() {
+                if let (Some(got), Some(want)) = (got, want) {
+                    sum_of_differences += (f64::from(*got) - f64::from(*want)).abs();
+                    n_compared += 1;
+                }
                 match (got, want) {
                     (None, None) => {}
                     (Some(got), Some(want))
@@ -142,6 +159,15 @@ fn gpu_log_probs_and_greedy_tokens_match_the_cpu_engine_on_every_fixture() {
             if gpu_tokens != cpu_tokens {
                 failures.push(format!(
                     "{label}: greedy GPU {gpu_tokens:?} vs CPU {cpu_tokens:?}"
+                ));
+            }
+        }
+        if !is_f32 && n_compared > 0 {
+            let mean_difference = sum_of_differences / n_compared as f64;
+            if mean_difference > BF16_MEAN_LOGPROB_TOLERANCE {
+                failures.push(format!(
+                    "{name}: mean |GPU - CPU| log-prob difference {mean_difference:.4} over \
+                     {n_compared} tokens exceeds {BF16_MEAN_LOGPROB_TOLERANCE}"
                 ));
             }
         }
