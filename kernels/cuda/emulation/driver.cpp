@@ -241,7 +241,15 @@ struct State {
   std::unordered_set<GraphExec*> graph_execs;
   std::unordered_set<BlasHandle*> blas_handles;
   unsigned long long next_capture_id = 1;
+  // What ran, printed at exit when PROOFWRIGHT_EMULATED_CUDA_STATS=1 (to see that a test
+  // exercised what it should: graphs captured and replayed, cuBLAS called).
+  unsigned long long kernel_launches = 0, captured_operations = 0, captures = 0, graph_launches = 0, gemms = 0;
+  unsigned long long bytes_allocated = 0, peak_used_bytes = 0;
 };
+
+constexpr const char* STATS_VARIABLE = "PROOFWRIGHT_EMULATED_CUDA_STATS";
+
+void print_stats();
 
 State& state() {
   static State* the_state = [] {
@@ -256,9 +264,18 @@ State& state() {
         fprintf(stderr, "%s: ignoring %s=%s; give a number of bytes\n", PREFIX, DEVICE_MEMORY_VARIABLE, bytes);
       }
     }
+    if (const char* stats = getenv(STATS_VARIABLE); stats != nullptr && strcmp(stats, "1") == 0) atexit(print_stats);
     return created;
   }();
   return *the_state;
+}
+
+void print_stats() {
+  const State& s = state();
+  fprintf(stderr, "%s: %llu kernel launches run, %llu captures recording %llu ops, %llu graph launches, "
+                  "%llu cuBLAS GEMMs run, %llu bytes allocated in all, peak %llu bytes in use\n", PREFIX,
+          s.kernel_launches, s.captures, s.captured_operations, s.graph_launches, s.gemms, s.bytes_allocated,
+          s.peak_used_bytes);
 }
 
 thread_local Context* current_context = nullptr;
@@ -391,6 +408,7 @@ CUresult enqueue(Stream* stream, Operation operation) {
     invalidate_capture(stream, operation.description + " copies pageable host memory, which a capture cannot record");
     return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   }
+  ++state().captured_operations;
   stream->captured.push_back(std::move(operation));
   return CUDA_SUCCESS;
 }
@@ -420,6 +438,8 @@ CUresult allocate(unsigned long long* device_pointer, size_t bytes, bool from_po
   unsigned char* start = base + body - rounded;
   s.allocations[reinterpret_cast<uintptr_t>(start)] = Allocation{bytes, base, body + page};
   s.used_bytes += bytes;
+  s.bytes_allocated += bytes;
+  s.peak_used_bytes = std::max<unsigned long long>(s.peak_used_bytes, s.used_bytes);
   // The pool reuses what it cached before asking for more; memory it gave back to the device
   // comes only at a synchronisation.
   if (from_pool) s.pool_cached_bytes -= std::min(s.pool_cached_bytes, bytes);
@@ -890,6 +910,7 @@ EXPORT CUresult cuStreamBeginCapture_v2(void* handle, int mode) {
   stream->capture_thread = std::this_thread::get_id();
   stream->capture_id = state().next_capture_id++;
   stream->captured.clear();
+  ++state().captures;
   return CUDA_SUCCESS;
 }
 
@@ -1296,6 +1317,7 @@ EXPORT CUresult cuLaunchKernel(void* function_handle, unsigned grid_x, unsigned 
   const dim3 block{block_x, block_y, block_z};
   const KernelEntry* entry = &kernel;
   operation.run = [entry, grid, block, values = std::move(values)] {
+    ++state().kernel_launches;
     emulation::emu.print_failures = false;
     const bool succeeded = entry->run(grid, block, values);
     if (!succeeded) {
@@ -1343,7 +1365,10 @@ EXPORT CUresult cuGraphLaunch(void* exec_handle, void* stream_handle) {
   }
   Operation operation;
   operation.description = "cuGraphLaunch";
-  operation.run = [exec] { return run_operations(exec->operations); };
+  operation.run = [exec] {
+    ++state().graph_launches;
+    return run_operations(exec->operations);
+  };
   return enqueue(stream, std::move(operation));
 }
 
@@ -1511,6 +1536,7 @@ EXPORT cublasStatus cublasGemmEx(void* handle, int transa, int transb, int m, in
   Operation operation;
   operation.description = "cublasGemmEx";
   operation.run = [gemm] {
+    ++state().gemms;
     run_gemm(gemm);
     return CUDA_SUCCESS;
   };
