@@ -245,6 +245,9 @@ struct State {
   // exercised what it should: graphs captured and replayed, cuBLAS called).
   unsigned long long kernel_launches = 0, captured_operations = 0, captures = 0, graph_launches = 0, gemms = 0;
   unsigned long long bytes_allocated = 0, peak_used_bytes = 0;
+  // Per kernel: launches and seconds spent running it, to see where an emulated test's time goes.
+  std::map<std::string, std::pair<unsigned long long, double>> kernel_time;
+  double gemm_seconds = 0;
 };
 
 constexpr const char* STATS_VARIABLE = "PROOFWRIGHT_EMULATED_CUDA_STATS";
@@ -276,6 +279,14 @@ void print_stats() {
                   "%llu cuBLAS GEMMs run, %llu bytes allocated in all, peak %llu bytes in use\n", PREFIX,
           s.kernel_launches, s.captures, s.captured_operations, s.graph_launches, s.gemms, s.bytes_allocated,
           s.peak_used_bytes);
+  std::vector<std::pair<double, std::string>> slowest;
+  for (const auto& [name, counts] : s.kernel_time) slowest.emplace_back(counts.second, name);
+  std::sort(slowest.rbegin(), slowest.rend());
+  fprintf(stderr, "%s: time in kernels:", PREFIX);
+  for (const auto& [seconds, name] : slowest) {
+    fprintf(stderr, " %s %.2f s (%llu launches);", name.c_str(), seconds, s.kernel_time.at(name).first);
+  }
+  fprintf(stderr, " cuBLAS GEMMs %.2f s\n", s.gemm_seconds);
 }
 
 thread_local Context* current_context = nullptr;
@@ -1319,7 +1330,11 @@ EXPORT CUresult cuLaunchKernel(void* function_handle, unsigned grid_x, unsigned 
   operation.run = [entry, grid, block, values = std::move(values)] {
     ++state().kernel_launches;
     emulation::emu.print_failures = false;
+    const auto started = std::chrono::steady_clock::now();
     const bool succeeded = entry->run(grid, block, values);
+    auto& [launches, seconds] = state().kernel_time[entry->name];
+    ++launches;
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (!succeeded) {
       report("kernel failed: %s", emulation::emu.failures.back().c_str());
     }
@@ -1537,7 +1552,9 @@ EXPORT cublasStatus cublasGemmEx(void* handle, int transa, int transb, int m, in
   operation.description = "cublasGemmEx";
   operation.run = [gemm] {
     ++state().gemms;
+    const auto started = std::chrono::steady_clock::now();
     run_gemm(gemm);
+    state().gemm_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return CUDA_SUCCESS;
   };
   const CUresult result = enqueue(blas->stream, std::move(operation));
