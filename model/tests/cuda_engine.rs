@@ -258,6 +258,55 @@ fn sampled_generation_on_the_gpu_is_reproducible() {
     assert!(first.iter().all(|sample| sample.token_ids.len() == 12));
 }
 
+/// A request on a thread that never used the GPU, which must first replace the KV cache (so it
+/// frees the old one before any op of its own) and then runs, and the requests after it. The
+/// language server and `check` run requests on worker threads like this one: the freeing needs
+/// the GPU's context current on the thread, or the driver refuses it and the next op anywhere
+/// fails.
+#[test]
+fn a_request_on_a_new_thread_that_replaces_the_kv_cache_succeeds() {
+    let Some((_turn, device)) =
+        gpu("a_request_on_a_new_thread_that_replaces_the_kv_cache_succeeds")
+    else {
+        return;
+    };
+    let dir = fixture_dirs()
+        .into_iter()
+        .find(|dir| dir.to_string_lossy().contains("f32"))
+        .unwrap();
+    let case = expected(&dir)
+        .cases
+        .into_iter()
+        .find(|case| !case.prompt_token_ids.is_empty())
+        .unwrap();
+    let model = LanguageModel::load_on(&dir, &device).unwrap();
+    let small = greedy(&case.prompt_token_ids, 1, 4);
+    let first = model
+        .transformer
+        .generate(&small, &model.tokenizer, &|| false)
+        .unwrap();
+    // Eight samples of 64 new tokens need many more blocks than the first request's cache.
+    let large = greedy(&case.prompt_token_ids, 8, 64);
+    let on_new_thread = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                model
+                    .transformer
+                    .generate(&large, &model.tokenizer, &|| false)
+                    .map(|samples| samples.len())
+                    .map_err(|error| error.to_string())
+            })
+            .join()
+            .unwrap()
+    });
+    assert_eq!(on_new_thread, Ok(8));
+    let again = model
+        .transformer
+        .generate(&small, &model.tokenizer, &|| false)
+        .unwrap();
+    assert_eq!(again, first);
+}
+
 /// Rounds of concurrent work in `loads_scores_and_captures_on_two_threads_do_not_interfere`.
 const CONCURRENT_ROUNDS: usize = 4;
 

@@ -128,9 +128,19 @@ impl CudaDevice {
     pub fn exclusive_use(&self) -> MutexGuard<'_, ()> {
         // A panic while the lock was held leaves nothing behind that the next holder depends on:
         // a capture is always ended (see `capture`).
-        self.exclusive
+        let guard = self
+            .exclusive
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner);
+        // Make the context current on this thread for the whole unit of work. The ops bind it
+        // themselves, but cudarc frees a dropped buffer without binding: a unit of work that
+        // drops a buffer before its first op (the KV cache replaced at the start of a request on
+        // a rayon worker thread) would call cuMemFreeAsync with no current context, which fails
+        // with CUDA_ERROR_INVALID_CONTEXT, leaks the buffer, and is recorded by cudarc so that
+        // the next op on any thread fails with it. A failure to bind here shows up as the first
+        // op's own error.
+        let _ = self.bind();
+        guard
     }
 
     /// Whether some thread holds [`CudaDevice::exclusive_use`] now.
