@@ -251,6 +251,7 @@ struct State {
 };
 
 constexpr const char* STATS_VARIABLE = "PROOFWRIGHT_EMULATED_CUDA_STATS";
+constexpr const char* LOG_VARIABLE = "PROOFWRIGHT_EMULATED_CUDA_LOG";
 
 void print_stats();
 
@@ -301,6 +302,13 @@ void report(const char* format_text, ...) {
   vsnprintf(buffer, sizeof buffer, format_text, arguments);
   va_end(arguments);
   fprintf(stderr, "%s: %s\n", PREFIX, buffer);
+  // Also appended to a file, for processes whose standard error a test captures.
+  if (const char* log_path = getenv(LOG_VARIABLE)) {
+    if (FILE* log = fopen(log_path, "a")) {
+      fprintf(log, "%s[%ld]: %s\n", PREFIX, (long)getpid(), buffer);
+      fclose(log);
+    }
+  }
 }
 
 // ---- kernels -----------------------------------------------------------------------------------
@@ -343,9 +351,14 @@ const std::map<std::string, KernelEntry>& kernel_table() {
 }
 
 // ---- checks shared by the entry points ---------------------------------------------------------
-CUresult require_context() {
+// Most driver calls need the device's context current on the calling thread (cuCtxSetCurrent;
+// cudarc's bind_to_thread), as on a real driver.
+CUresult require_context(const char* call) {
   if (!state().initialized) return CUDA_ERROR_NOT_INITIALIZED;
-  if (current_context == nullptr || current_context->retain_count <= 0) return CUDA_ERROR_INVALID_CONTEXT;
+  if (current_context == nullptr || current_context->retain_count <= 0) {
+    report("%s: no current context on this thread (CUDA_ERROR_INVALID_CONTEXT)", call);
+    return CUDA_ERROR_INVALID_CONTEXT;
+  }
   return CUDA_SUCCESS;
 }
 
@@ -818,7 +831,7 @@ EXPORT CUresult cuCtxGetCurrent(void** context) {
 
 EXPORT CUresult cuCtxSynchronize() {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (CUresult result = check_unsafe_during_capture("cuCtxSynchronize")) return result;
   release_pool_cache();
   return CUDA_SUCCESS;
@@ -826,7 +839,7 @@ EXPORT CUresult cuCtxSynchronize() {
 
 EXPORT CUresult cuCtxGetStreamPriorityRange(int* least, int* greatest) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (least) *least = 0;
   if (greatest) *greatest = -5;
   return CUDA_SUCCESS;
@@ -834,7 +847,7 @@ EXPORT CUresult cuCtxGetStreamPriorityRange(int* least, int* greatest) {
 
 EXPORT CUresult cuMemGetInfo_v2(size_t* free_bytes, size_t* total_bytes) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (free_bytes == nullptr || total_bytes == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const State& s = state();
   *total_bytes = s.device_memory_bytes;
@@ -845,7 +858,7 @@ EXPORT CUresult cuMemGetInfo_v2(size_t* free_bytes, size_t* total_bytes) {
 // ---- streams -----------------------------------------------------------------------------------
 EXPORT CUresult cuStreamCreate(void** stream, unsigned flags) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (stream == nullptr || (flags & ~STREAM_NON_BLOCKING) != 0) return CUDA_ERROR_INVALID_VALUE;
   auto* created = new Stream();
   created->flags = flags;
@@ -860,7 +873,7 @@ EXPORT CUresult cuStreamCreateWithPriority(void** stream, unsigned flags, int) {
 
 EXPORT CUresult cuStreamDestroy_v2(void* handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(handle);
   if (stream == nullptr || stream->legacy) return CUDA_ERROR_INVALID_HANDLE;
   if (stream->capturing) report("cuStreamDestroy: stream %p is destroyed while it is being captured", handle);
@@ -871,7 +884,7 @@ EXPORT CUresult cuStreamDestroy_v2(void* handle) {
 
 EXPORT CUresult cuStreamSynchronize(void* handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(handle);
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (stream->capturing) {
@@ -887,7 +900,7 @@ EXPORT CUresult cuStreamSynchronize(void* handle) {
 
 EXPORT CUresult cuStreamQuery(void* handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(handle);
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (stream->capturing) {
@@ -899,7 +912,7 @@ EXPORT CUresult cuStreamQuery(void* handle) {
 
 EXPORT CUresult cuStreamWaitEvent(void* handle, void* event_handle, unsigned) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (stream_from_handle(handle) == nullptr || !state().events.count(static_cast<Event*>(event_handle))) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
@@ -909,7 +922,7 @@ EXPORT CUresult cuStreamWaitEvent(void* handle, void* event_handle, unsigned) {
 
 EXPORT CUresult cuStreamBeginCapture_v2(void* handle, int mode) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(handle);
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (mode < CAPTURE_MODE_GLOBAL || mode > CAPTURE_MODE_RELAXED) return CUDA_ERROR_INVALID_VALUE;
@@ -927,7 +940,7 @@ EXPORT CUresult cuStreamBeginCapture_v2(void* handle, int mode) {
 
 EXPORT CUresult cuStreamEndCapture(void* handle, void** graph) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(handle);
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -951,7 +964,7 @@ EXPORT CUresult cuStreamEndCapture(void* handle, void** graph) {
 
 EXPORT CUresult cuStreamIsCapturing(void* handle, int* status) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(handle);
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (status == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -974,7 +987,7 @@ EXPORT CUresult cuStreamGetCaptureInfo_v2(void* handle, int* status, unsigned lo
 // ---- events ------------------------------------------------------------------------------------
 EXPORT CUresult cuEventCreate(void** event, unsigned flags) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (event == nullptr || (flags & ~EVENT_FLAGS_KNOWN) != 0) return CUDA_ERROR_INVALID_VALUE;
   auto* created = new Event();
   created->flags = flags;
@@ -993,7 +1006,7 @@ EXPORT CUresult cuEventDestroy_v2(void* handle) {
 
 EXPORT CUresult cuEventRecord(void* event_handle, void* stream_handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   auto* event = static_cast<Event*>(event_handle);
   Stream* stream = stream_from_handle(stream_handle);
   if (!state().events.count(event) || stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
@@ -1044,14 +1057,14 @@ EXPORT CUresult cuEventElapsedTime_v2(float* milliseconds, void* start, void* en
 // ---- memory ------------------------------------------------------------------------------------
 EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* device_pointer, size_t bytes) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (CUresult result = check_unsafe_during_capture("cuMemAlloc")) return result;
   return allocate(device_pointer, bytes, false);
 }
 
 EXPORT CUresult cuMemFree_v2(CUdeviceptr device_pointer) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (CUresult result = check_unsafe_during_capture("cuMemFree")) return result;
   if (device_pointer == 0) return CUDA_SUCCESS;
   return release(device_pointer, false);
@@ -1059,7 +1072,7 @@ EXPORT CUresult cuMemFree_v2(CUdeviceptr device_pointer) {
 
 EXPORT CUresult cuMemAllocAsync(CUdeviceptr* device_pointer, size_t bytes, void* stream_handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(stream_handle);
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (stream->capturing) {
@@ -1080,7 +1093,7 @@ EXPORT CUresult cuMemAllocAsync(CUdeviceptr* device_pointer, size_t bytes, void*
 
 EXPORT CUresult cuMemFreeAsync(CUdeviceptr device_pointer, void* stream_handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(stream_handle);
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (stream->capturing) {
@@ -1095,7 +1108,7 @@ EXPORT CUresult cuMemFreeAsync(CUdeviceptr device_pointer, void* stream_handle) 
 
 EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr destination, const void* source, size_t bytes, void* stream_handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(stream_handle);
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (bytes > 0 && source == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -1105,7 +1118,7 @@ EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr destination, const void* source
 
 EXPORT CUresult cuMemcpyDtoHAsync_v2(void* destination, CUdeviceptr source, size_t bytes, void* stream_handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(stream_handle);
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (bytes > 0 && destination == nullptr) return CUDA_ERROR_INVALID_VALUE;
@@ -1115,7 +1128,7 @@ EXPORT CUresult cuMemcpyDtoHAsync_v2(void* destination, CUdeviceptr source, size
 
 EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr destination, CUdeviceptr source, size_t bytes, void* stream_handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(stream_handle);
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (CUresult result = check_device_range("cuMemcpyDtoDAsync", destination, bytes)) return result;
@@ -1126,7 +1139,7 @@ EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr destination, CUdeviceptr source
 
 EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr destination, const void* source, size_t bytes) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (CUresult result = check_unsafe_during_capture("cuMemcpyHtoD")) return result;
   if (CUresult result = check_device_range("cuMemcpyHtoD", destination, bytes)) return result;
   std::memmove(reinterpret_cast<void*>(destination), source, bytes);
@@ -1135,7 +1148,7 @@ EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr destination, const void* source, siz
 
 EXPORT CUresult cuMemcpyDtoH_v2(void* destination, CUdeviceptr source, size_t bytes) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (CUresult result = check_unsafe_during_capture("cuMemcpyDtoH")) return result;
   if (CUresult result = check_device_range("cuMemcpyDtoH", source, bytes)) return result;
   std::memmove(destination, reinterpret_cast<const void*>(source), bytes);
@@ -1144,7 +1157,7 @@ EXPORT CUresult cuMemcpyDtoH_v2(void* destination, CUdeviceptr source, size_t by
 
 EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr destination, CUdeviceptr source, size_t bytes) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (CUresult result = check_unsafe_during_capture("cuMemcpyDtoD")) return result;
   if (CUresult result = check_device_range("cuMemcpyDtoD", destination, bytes)) return result;
   if (CUresult result = check_device_range("cuMemcpyDtoD", source, bytes)) return result;
@@ -1154,7 +1167,7 @@ EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr destination, CUdeviceptr source, siz
 
 EXPORT CUresult cuMemsetD8Async(CUdeviceptr destination, unsigned char value, size_t count, void* stream_handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(stream_handle);
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (CUresult result = check_device_range("cuMemsetD8Async", destination, count)) return result;
@@ -1163,7 +1176,7 @@ EXPORT CUresult cuMemsetD8Async(CUdeviceptr destination, unsigned char value, si
 
 EXPORT CUresult cuMemsetD32Async(CUdeviceptr destination, unsigned value, size_t count, void* stream_handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   Stream* stream = stream_from_handle(stream_handle);
   if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
   if (destination % 4 != 0) return CUDA_ERROR_INVALID_VALUE;
@@ -1173,7 +1186,7 @@ EXPORT CUresult cuMemsetD32Async(CUdeviceptr destination, unsigned value, size_t
 
 EXPORT CUresult cuMemsetD8_v2(CUdeviceptr destination, unsigned char value, size_t count) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (CUresult result = check_unsafe_during_capture("cuMemsetD8")) return result;
   if (CUresult result = check_device_range("cuMemsetD8", destination, count)) return result;
   return memset_operation<unsigned char>("cuMemsetD8", destination, value, count).run();
@@ -1181,7 +1194,7 @@ EXPORT CUresult cuMemsetD8_v2(CUdeviceptr destination, unsigned char value, size
 
 EXPORT CUresult cuMemsetD32_v2(CUdeviceptr destination, unsigned value, size_t count) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (CUresult result = check_unsafe_during_capture("cuMemsetD32")) return result;
   if (destination % 4 != 0) return CUDA_ERROR_INVALID_VALUE;
   if (CUresult result = check_device_range("cuMemsetD32", destination, count * 4)) return result;
@@ -1191,7 +1204,7 @@ EXPORT CUresult cuMemsetD32_v2(CUdeviceptr destination, unsigned value, size_t c
 // ---- modules and kernels -----------------------------------------------------------------------
 EXPORT CUresult cuModuleLoadData(void** module, const void* image) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (module == nullptr || image == nullptr) return CUDA_ERROR_INVALID_VALUE;
   const auto* bytes = static_cast<const unsigned char*>(image);
   auto* loaded = new Module();
@@ -1234,7 +1247,7 @@ EXPORT CUresult cuModuleUnload(void* handle) {
 
 EXPORT CUresult cuModuleGetFunction(void** function, void* module_handle, const char* name) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   auto* module = static_cast<Module*>(module_handle);
   if (function == nullptr || name == nullptr) return CUDA_ERROR_INVALID_VALUE;
   if (!state().modules.count(module)) return CUDA_ERROR_INVALID_HANDLE;
@@ -1288,7 +1301,7 @@ EXPORT CUresult cuLaunchKernel(void* function_handle, unsigned grid_x, unsigned 
                                unsigned block_x, unsigned block_y, unsigned block_z, unsigned shared_bytes,
                                void* stream_handle, void** parameters, void** extra) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   auto* function = static_cast<Function*>(function_handle);
   if (function == nullptr || !state().functions.count(function)) return CUDA_ERROR_INVALID_HANDLE;
   Stream* stream = stream_from_handle(stream_handle);
@@ -1348,7 +1361,7 @@ EXPORT CUresult cuLaunchKernel(void* function_handle, unsigned grid_x, unsigned 
 // ---- graphs ------------------------------------------------------------------------------------
 EXPORT CUresult cuGraphInstantiateWithFlags(void** exec, void* graph_handle, unsigned long long flags) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   auto* graph = static_cast<Graph*>(graph_handle);
   if (exec == nullptr || (flags & ~GRAPH_INSTANTIATE_FLAGS_KNOWN) != 0) return CUDA_ERROR_INVALID_VALUE;
   if (!state().graphs.count(graph)) return CUDA_ERROR_INVALID_HANDLE;
@@ -1360,7 +1373,7 @@ EXPORT CUresult cuGraphInstantiateWithFlags(void** exec, void* graph_handle, uns
 
 EXPORT CUresult cuGraphUpload(void* exec_handle, void* stream_handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   if (!state().graph_execs.count(static_cast<GraphExec*>(exec_handle)) || stream_from_handle(stream_handle) == nullptr) {
     return CUDA_ERROR_INVALID_HANDLE;
   }
@@ -1369,7 +1382,7 @@ EXPORT CUresult cuGraphUpload(void* exec_handle, void* stream_handle) {
 
 EXPORT CUresult cuGraphLaunch(void* exec_handle, void* stream_handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context()) return result;
+  if (CUresult result = require_context(__func__)) return result;
   auto* exec = static_cast<GraphExec*>(exec_handle);
   Stream* stream = stream_from_handle(stream_handle);
   if (!state().graph_execs.count(exec) || stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
@@ -1407,7 +1420,7 @@ EXPORT CUresult cuGraphDestroy(void* graph_handle) {
 EXPORT cublasStatus cublasCreate_v2(void** handle) {
   Lock lock(state().mutex);
   if (handle == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
-  if (require_context() != CUDA_SUCCESS) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (require_context(__func__) != CUDA_SUCCESS) return CUBLAS_STATUS_NOT_INITIALIZED;
   auto* made = new BlasHandle();
   made->stream = &state().legacy_stream;
   state().blas_handles.insert(made);
