@@ -55,6 +55,11 @@ pub const COPY_THREADS: u32 = 256;
 pub const LINEAR_WARPS: u32 = 8;
 /// Most blocks an element-wise kernel launches (they loop over the rest).
 pub const ELEMENTWISE_MAX_BLOCKS: u32 = 4096;
+/// The copy-bandwidth measurement's buffers never shrink below this (smaller copies measure
+/// launch overhead more than bandwidth)...
+pub const BANDWIDTH_MIN_BUFFER_BYTES: usize = 16 << 20;
+/// ...and leave this much GPU memory free when they shrink to fit.
+pub const BANDWIDTH_MEMORY_MARGIN_BYTES: usize = 64 << 20;
 
 /// The constants above that the CUDA sources use, passed to NVRTC as `-D` options so that both
 /// sides always agree.

@@ -14,8 +14,8 @@ use super::sources::{
     LINEAR_SKINNY, RMS_NORM, SAMPLE_ROWS, SILU_MUL,
 };
 use super::{
-    CudaError, ELEMENTWISE_MAX_BLOCKS, ELEMENTWISE_THREADS, LINEAR_WARPS, NORM_THREADS,
-    SAMPLING_THREADS, SKINNY_MAX_ROWS,
+    CudaError, BANDWIDTH_MEMORY_MARGIN_BYTES, BANDWIDTH_MIN_BUFFER_BYTES, ELEMENTWISE_MAX_BLOCKS,
+    ELEMENTWISE_THREADS, LINEAR_WARPS, NORM_THREADS, SAMPLING_THREADS, SKINNY_MAX_ROWS,
 };
 use crate::DType;
 use cudarc::cublas::sys as cublas;
@@ -443,12 +443,18 @@ impl CudaDevice {
 
     /// Device-to-device copy bandwidth in bytes per second, counting bytes read plus bytes
     /// written (as the CPU measurement does): the best of `repetitions` copies of a
-    /// `buffer_bytes` buffer, timed with CUDA events.
+    /// `buffer_bytes` buffer, timed with CUDA events. The buffer shrinks to what free memory
+    /// holds (two copies of it and [`BANDWIDTH_MEMORY_MARGIN_BYTES`] to spare), but never below
+    /// [`BANDWIDTH_MIN_BUFFER_BYTES`]: `bench` measures after its run, with the model and its KV
+    /// cache still on the GPU, and the KV cache may have left less than two full buffers free.
     pub fn measure_copy_bandwidth(
         &self,
         buffer_bytes: usize,
         repetitions: usize,
     ) -> Result<f64, CudaError> {
+        let (free_bytes, _total) = self.memory_info()?;
+        let fitting = free_bytes.saturating_sub(BANDWIDTH_MEMORY_MARGIN_BYTES) / 2;
+        let buffer_bytes = buffer_bytes.min(fitting).max(BANDWIDTH_MIN_BUFFER_BYTES);
         let words = (buffer_bytes / 4).max(1);
         let source = self.alloc::<u32>(words)?;
         let mut destination = self.alloc::<u32>(words)?;
