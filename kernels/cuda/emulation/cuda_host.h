@@ -50,8 +50,9 @@
 using std::max;
 using std::min;
 struct dim3 { unsigned x = 1, y = 1, z = 1; };
-struct float4 { float x, y, z, w; };
-struct uint4 { unsigned x, y, z, w; };
+// 16-byte aligned, as in CUDA, where a vector load from a misaligned address faults.
+struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(16) uint4 { unsigned x, y, z, w; };
 inline dim3 threadIdx, blockIdx, blockDim, gridDim;
 #define __global__
 #define __device__

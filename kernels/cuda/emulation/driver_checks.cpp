@@ -10,6 +10,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 extern "C" {
 int cuInit(unsigned);
@@ -230,6 +233,31 @@ int main() {
               "64 KiB of dynamic shared memory without opting in is refused");
   expect_code(cuLaunchKernel(nullptr, 1, 1, 1, 32, 1, 1, 0, stream, parameters, nullptr), INVALID_HANDLE,
               "a null function is refused");
+
+  // A 16-byte vector load from an address that is not 16-byte aligned faults on a GPU; the
+  // emulation (built with -fsanitize=alignment) stops the process. In a child process.
+  unsigned long long x = 0, w = 0, out = 0;
+  cuMemAllocAsync(&x, 4096, stream);
+  cuMemAllocAsync(&w, 4096, stream);
+  cuMemAllocAsync(&out, 4096, stream);
+  void* linear = nullptr;
+  cuModuleLoadData(&module, ".visible .entry linear_skinny_f32(\n)\n");
+  cuModuleGetFunction(&linear, module, "linear_skinny_f32");
+  const pid_t child = fork();
+  if (child == 0) {
+    const int null_device = open("/dev/null", O_WRONLY);
+    dup2(null_device, STDERR_FILENO);
+    dup2(null_device, STDOUT_FILENO);
+    unsigned long long misaligned_x = x + 4, no_bias = 0;
+    int rows = 1, k = 8, m = 2, accumulate = 0;
+    void* linear_parameters[] = {&misaligned_x, &w, &no_bias, &out, &rows, &k, &m, &accumulate};
+    cuLaunchKernel(linear, 1, 1, 1, 256, 1, 1, 0, stream, linear_parameters, nullptr);
+    _exit(0);
+  }
+  int child_status = 0;
+  waitpid(child, &child_status, 0);
+  expect(!(WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0),
+         "a kernel's misaligned 16-byte load stops the process");
 
   // cuBLAS.
   void* blas = nullptr;
