@@ -252,6 +252,9 @@ struct State {
 
 constexpr const char* STATS_VARIABLE = "PROOFWRIGHT_EMULATED_CUDA_STATS";
 constexpr const char* LOG_VARIABLE = "PROOFWRIGHT_EMULATED_CUDA_LOG";
+// Fault injection: with this set to 1 every capture ends invalidated, as if an op inside it had
+// been refused, to exercise the host's fallback to running without graphs.
+constexpr const char* FAIL_CAPTURES_VARIABLE = "PROOFWRIGHT_EMULATED_CUDA_FAIL_CAPTURES";
 
 void print_stats();
 
@@ -951,6 +954,9 @@ EXPORT CUresult cuStreamEndCapture(void* handle, void** graph) {
   stream->capturing = false;
   std::vector<Operation> operations = std::move(stream->captured);
   stream->captured.clear();
+  if (const char* fail = getenv(FAIL_CAPTURES_VARIABLE); fail != nullptr && strcmp(fail, "1") == 0) {
+    invalidate_capture(stream, std::string(FAIL_CAPTURES_VARIABLE) + "=1");
+  }
   if (stream->invalidated) {
     stream->invalidated = false;
     *graph = nullptr;
