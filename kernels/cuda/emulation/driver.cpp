@@ -37,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_set>
 #include <utility>
@@ -1121,63 +1122,62 @@ EXPORT CUresult cuMemFreeAsync(CUdeviceptr device_pointer, void* stream_handle) 
   return release(device_pointer, true);
 }
 
-EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr destination, const void* source, size_t bytes, void* stream_handle) {
+// One copy of `bytes` from `source` to `destination`; each end that is device memory must lie in one
+// live allocation. With a stream (the *Async calls) it is queued on that stream (recorded while the
+// stream is captured; a host end is pageable memory, which a capture refuses); without one (the
+// synchronous calls) it is refused during a capture and runs at once.
+CUresult copy(const char* call, void* destination, bool destination_on_device, const void* source,
+              bool source_on_device, size_t bytes, std::optional<void*> stream_handle) {
   Lock lock(state().mutex);
-  if (CUresult result = require_context(__func__)) return result;
-  Stream* stream = stream_from_handle(stream_handle);
-  if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  if (bytes > 0 && source == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult result = check_device_range("cuMemcpyHtoDAsync", destination, bytes)) return result;
-  return enqueue(stream, copy_operation("cuMemcpyHtoDAsync", reinterpret_cast<void*>(destination), source, bytes, true));
+  if (CUresult result = require_context(call)) return result;
+  Stream* stream = nullptr;
+  if (stream_handle) {
+    stream = stream_from_handle(*stream_handle);
+    if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    if (bytes > 0 && ((!destination_on_device && destination == nullptr) || (!source_on_device && source == nullptr))) {
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+  } else if (CUresult result = check_unsafe_during_capture(call)) {
+    return result;
+  }
+  for (const auto& [on_device, address] : {std::pair{destination_on_device, static_cast<const void*>(destination)},
+                                           std::pair{source_on_device, source}}) {
+    if (!on_device) continue;
+    if (CUresult result = check_device_range(call, reinterpret_cast<uintptr_t>(address), bytes)) return result;
+  }
+  if (stream == nullptr) {
+    std::memmove(destination, source, bytes);
+    return CUDA_SUCCESS;
+  }
+  const bool pageable = !destination_on_device || !source_on_device;
+  return enqueue(stream, copy_operation(call, destination, source, bytes, pageable));
+}
+
+void* device_address(CUdeviceptr pointer) { return reinterpret_cast<void*>(pointer); }
+
+EXPORT CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr destination, const void* source, size_t bytes, void* stream_handle) {
+  return copy("cuMemcpyHtoDAsync", device_address(destination), true, source, false, bytes, stream_handle);
 }
 
 EXPORT CUresult cuMemcpyDtoHAsync_v2(void* destination, CUdeviceptr source, size_t bytes, void* stream_handle) {
-  Lock lock(state().mutex);
-  if (CUresult result = require_context(__func__)) return result;
-  Stream* stream = stream_from_handle(stream_handle);
-  if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  if (bytes > 0 && destination == nullptr) return CUDA_ERROR_INVALID_VALUE;
-  if (CUresult result = check_device_range("cuMemcpyDtoHAsync", source, bytes)) return result;
-  return enqueue(stream, copy_operation("cuMemcpyDtoHAsync", destination, reinterpret_cast<const void*>(source), bytes, true));
+  return copy("cuMemcpyDtoHAsync", destination, false, device_address(source), true, bytes, stream_handle);
 }
 
 EXPORT CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr destination, CUdeviceptr source, size_t bytes, void* stream_handle) {
-  Lock lock(state().mutex);
-  if (CUresult result = require_context(__func__)) return result;
-  Stream* stream = stream_from_handle(stream_handle);
-  if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-  if (CUresult result = check_device_range("cuMemcpyDtoDAsync", destination, bytes)) return result;
-  if (CUresult result = check_device_range("cuMemcpyDtoDAsync", source, bytes)) return result;
-  return enqueue(stream, copy_operation("cuMemcpyDtoDAsync", reinterpret_cast<void*>(destination),
-                                        reinterpret_cast<const void*>(source), bytes, false));
+  return copy("cuMemcpyDtoDAsync", device_address(destination), true, device_address(source), true, bytes,
+              stream_handle);
 }
 
 EXPORT CUresult cuMemcpyHtoD_v2(CUdeviceptr destination, const void* source, size_t bytes) {
-  Lock lock(state().mutex);
-  if (CUresult result = require_context(__func__)) return result;
-  if (CUresult result = check_unsafe_during_capture("cuMemcpyHtoD")) return result;
-  if (CUresult result = check_device_range("cuMemcpyHtoD", destination, bytes)) return result;
-  std::memmove(reinterpret_cast<void*>(destination), source, bytes);
-  return CUDA_SUCCESS;
+  return copy("cuMemcpyHtoD", device_address(destination), true, source, false, bytes, std::nullopt);
 }
 
 EXPORT CUresult cuMemcpyDtoH_v2(void* destination, CUdeviceptr source, size_t bytes) {
-  Lock lock(state().mutex);
-  if (CUresult result = require_context(__func__)) return result;
-  if (CUresult result = check_unsafe_during_capture("cuMemcpyDtoH")) return result;
-  if (CUresult result = check_device_range("cuMemcpyDtoH", source, bytes)) return result;
-  std::memmove(destination, reinterpret_cast<const void*>(source), bytes);
-  return CUDA_SUCCESS;
+  return copy("cuMemcpyDtoH", destination, false, device_address(source), true, bytes, std::nullopt);
 }
 
 EXPORT CUresult cuMemcpyDtoD_v2(CUdeviceptr destination, CUdeviceptr source, size_t bytes) {
-  Lock lock(state().mutex);
-  if (CUresult result = require_context(__func__)) return result;
-  if (CUresult result = check_unsafe_during_capture("cuMemcpyDtoD")) return result;
-  if (CUresult result = check_device_range("cuMemcpyDtoD", destination, bytes)) return result;
-  if (CUresult result = check_device_range("cuMemcpyDtoD", source, bytes)) return result;
-  std::memmove(reinterpret_cast<void*>(destination), reinterpret_cast<const void*>(source), bytes);
-  return CUDA_SUCCESS;
+  return copy("cuMemcpyDtoD", device_address(destination), true, device_address(source), true, bytes, std::nullopt);
 }
 
 EXPORT CUresult cuMemsetD8Async(CUdeviceptr destination, unsigned char value, size_t count, void* stream_handle) {
